@@ -1,0 +1,1 @@
+//! Keyword alert subscriptions, the outbox and the sinks.

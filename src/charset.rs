@@ -1,0 +1,1 @@
+//! Deciding a document's character set and decoding it to UTF-8.

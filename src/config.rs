@@ -1,0 +1,1 @@
+//! Configuration: feeds.toml, settings and limits, and where files live.

@@ -1,0 +1,1 @@
+//! The daily digest: Markdown, HTML and JSON.

@@ -1,0 +1,1 @@
+//! Extracting an article's main text from its HTML page.

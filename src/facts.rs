@@ -1,0 +1,1 @@
+//! Extracting incident facts: counts, amounts, dates and causes.

@@ -1,0 +1,1 @@
+//! HTTP fetching with limits, retries and conditional GET.

@@ -1,0 +1,1 @@
+//! Driving the pipeline for a set of feeds, from config to store.

@@ -1,0 +1,1 @@
+//! Normalising text and URLs, and hashing content for de-duplication.

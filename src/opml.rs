@@ -1,0 +1,1 @@
+//! OPML import and export of the feed list.

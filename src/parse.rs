@@ -1,0 +1,1 @@
+//! Turning feed documents (and list pages of sites without feeds) into items.

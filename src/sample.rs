@@ -1,0 +1,1 @@
+//! The built-in sample corpus and the loopback server that serves it.

@@ -1,0 +1,1 @@
+//! Making untrusted text safe for the terminal and for HTML.

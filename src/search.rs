@@ -1,0 +1,1 @@
+//! The query language and the full-text index.

@@ -1,0 +1,1 @@
+//! The sled store: articles, state, tags and the indexes readers page through.

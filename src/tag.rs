@@ -1,0 +1,1 @@
+//! Tagging articles with taxonomy entries, with evidence.

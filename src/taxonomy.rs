@@ -1,0 +1,1 @@
+//! The domain taxonomy: services, exchanges, threats, controls, actors, incidents.

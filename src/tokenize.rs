@@ -1,0 +1,1 @@
+//! Japanese tokenisation with lindera, and the text folding tagging and search share.
