@@ -28,7 +28,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::About) | None => commands::about::run(),
+        Some(Command::About) | None => commands::about::run(&cli.global),
     };
     match result {
         Ok(code) => code,

@@ -14,7 +14,8 @@ const BEL: char = '\u{07}';
 /// Text safe to write to a terminal: escape sequences (CSI, OSC, DCS, SOS, PM, APC and
 /// two-byte ESC forms, in their 7-bit and 8-bit C1 spellings) are removed whole; other C0 and
 /// C1 controls, DEL, bidi overrides and isolates are dropped; tabs become a space and
-/// U+2028/U+2029 become a newline. Newlines are kept.
+/// U+2028/U+2029 become a newline. Newlines are kept; carriage returns (which could overwrite
+/// a line) are dropped.
 pub fn terminal(text: &str) -> Cow<'_, str> {
     if text.chars().all(is_plain) {
         return Cow::Borrowed(text);
@@ -39,12 +40,6 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
             '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
             '\t' => out.push(' '),
             '\u{2028}' | '\u{2029}' => out.push('\n'),
-            '\r' => {
-                // A CRLF is a newline; a lone CR (which would overwrite the line) is dropped.
-                if chars.peek() == Some(&'\n') {
-                    continue;
-                }
-            }
             c if is_plain(c) => out.push(c),
             _ => {}
         }

@@ -10,8 +10,9 @@ const ABOUT: &str = concat!(
     include_str!("../../NOTICE.md")
 );
 
-/// Prints the notices.
-pub fn run() -> anyhow::Result<ExitCode> {
+/// Prints the notices, then where this kessai keeps its data.
+pub fn run(global: &super::Global) -> anyhow::Result<ExitCode> {
     print!("{ABOUT}");
+    println!("\nstore: {}", global.store_path()?.display());
     Ok(ExitCode::SUCCESS)
 }
