@@ -176,7 +176,7 @@ pub const READER: &[Binding] = &[
         &[k('G'), code(KeyCode::End)],
         Action::Bottom,
         "G  End",
-        "last (loaded; more load as you go)",
+        "last loaded (loads more)",
     ),
     b(
         &[code(KeyCode::PageUp), ctrl('b')],
@@ -201,7 +201,7 @@ pub const READER: &[Binding] = &[
         &[code(KeyCode::Enter), k('l'), code(KeyCode::Right)],
         Action::Open,
         "Enter  l",
-        "open article / apply sidebar filter",
+        "open article / sidebar filter",
     ),
     b(
         &[code(KeyCode::Esc), k('h'), code(KeyCode::Left)],

@@ -158,6 +158,13 @@ impl Harness {
         }
     }
 
+    /// Delivers a message as if a background task had sent it (a refresh finishing, ...).
+    pub fn deliver(&mut self, msg: update::Msg) {
+        let cmds = update::apply(&mut self.app, msg);
+        self.queue.extend(cmds);
+        self.settle();
+    }
+
     /// Types text into a prompt, one character per key press.
     pub fn type_text(&mut self, text: &str) {
         for c in text.chars() {

@@ -400,14 +400,19 @@ pub struct Picker {
 }
 
 impl Picker {
-    /// Indices of the items that contain the typed text (case-insensitive).
+    /// Indices of the items that contain the typed text (case-insensitive); the "any"
+    /// item only while nothing is typed, so Enter after typing takes the first match.
     pub fn visible(&self) -> Vec<usize> {
         let q = self.query.to_lowercase();
         self.items
             .iter()
             .enumerate()
             .filter(|(_, it)| {
-                q.is_empty() || it.value == PickValue::Any || it.label.to_lowercase().contains(&q)
+                if q.is_empty() {
+                    true
+                } else {
+                    it.value != PickValue::Any && it.label.to_lowercase().contains(&q)
+                }
             })
             .map(|(i, _)| i)
             .collect()
@@ -918,7 +923,7 @@ mod tests {
     }
 
     #[test]
-    fn picker_narrows_but_keeps_any() {
+    fn picker_narrows_and_drops_any_while_typing() {
         let p = Picker {
             kind: PickerKind::Tag,
             query: "PAY".into(),
@@ -939,9 +944,9 @@ mod tests {
                     value: PickValue::Tag(TagId::new("phishing")),
                 },
             ],
-            selected: 1,
+            selected: 0,
         };
-        assert_eq!(p.visible(), vec![0, 1]);
+        assert_eq!(p.visible(), vec![1]);
         assert_eq!(p.current().unwrap().label, "7pay");
     }
 

@@ -845,7 +845,12 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
         }
         Msg::Timeline(data) => {
             app.timeline.row = app.timeline.row.min(data.rows.len().saturating_sub(1));
-            app.timeline.col = data.buckets.len().saturating_sub(1);
+            // Start on the selected service's latest coverage.
+            app.timeline.col = data
+                .rows
+                .get(app.timeline.row)
+                .and_then(|r| r.counts.iter().rposition(|&c| c > 0))
+                .unwrap_or(data.buckets.len().saturating_sub(1));
             app.timeline.data = Some(data);
             app.timeline.load = Load::Loaded;
         }

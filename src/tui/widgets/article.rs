@@ -174,7 +174,7 @@ pub fn article_lines(
             if tags.is_empty() {
                 continue;
             }
-            let mut run = vec![(format!("  {:<9}", family.as_str()), dim())];
+            let mut run = vec![(format!("  {:<11}", family.as_str()), dim())];
             for (i, t) in tags.iter().enumerate() {
                 if i > 0 {
                     run.push((", ".into(), Style::default()));
@@ -192,7 +192,7 @@ pub fn article_lines(
     }
     let f = &analysis.facts;
     let mut facts: Vec<Vec<(String, Style)>> = Vec::new();
-    let label = |s: &str| (format!("  {s:<9}"), dim());
+    let label = |s: &str| (format!("  {s:<11}"), dim());
     for c in &f.counts {
         facts.push(vec![
             label("count"),

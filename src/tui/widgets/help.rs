@@ -47,6 +47,14 @@ pub fn help_lines() -> Vec<Line<'static>> {
                 Span::raw(fit(b.help, COL_W - KEY_W - 2)),
             ]));
         }
+        if i == 0 {
+            // The wheel is not a key, so it is not in the tables.
+            out.push(Line::from(vec![
+                Span::styled(fit("wheel", KEY_W), Style::default().fg(Color::Yellow)),
+                Span::raw(" "),
+                Span::raw("mouse wheel scrolls"),
+            ]));
+        }
     }
     out
 }

@@ -56,7 +56,7 @@ impl Widget for PickerOverlay<'_> {
                 inner.width,
             );
         }
-        if visible.len() <= 1 && !p.query.is_empty() {
+        if visible.is_empty() {
             buf.set_string(inner.x + 1, inner.y + 2, "no match", dim());
         }
     }

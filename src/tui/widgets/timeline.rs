@@ -47,15 +47,16 @@ fn bucket_name(g: Granularity, d: chrono::NaiveDate) -> String {
 }
 
 /// Axis labels: a date at the first bucket of each month (year for monthly buckets) where
-/// there is room.
-fn axis(data: &TimelineData, start: usize, vis: usize) -> String {
-    let mut line = vec![' '; vis];
+/// there is room; each bucket is `cw` cells wide.
+fn axis(data: &TimelineData, start: usize, vis: usize, cw: usize) -> String {
+    let cells = vis * cw;
+    let mut line = vec![' '; cells];
     let mut next_free = 0;
     let mut prev: Option<chrono::NaiveDate> = start
         .checked_sub(1)
         .and_then(|i| data.buckets.get(i).copied());
     for (i, d) in data.buckets.iter().enumerate().skip(start).take(vis) {
-        let x = i - start;
+        let x = (i - start) * cw;
         let (label, new_unit) = match data.granularity {
             Granularity::Month => (
                 d.format("%Y").to_string(),
@@ -67,7 +68,7 @@ fn axis(data: &TimelineData, start: usize, vis: usize) -> String {
             ),
         };
         prev = Some(*d);
-        if new_unit && x >= next_free && x + label.len() <= vis {
+        if new_unit && x >= next_free && x + label.len() <= cells {
             for (k, c) in label.chars().enumerate() {
                 line[x + k] = c;
             }
@@ -108,7 +109,10 @@ impl Widget for TimelinePane<'_> {
         if data.rows.is_empty() {
             return note("No articles tagged with an incident yet.", dim(), buf);
         }
-        let vis = w.saturating_sub(LABEL_W + TOTAL_W + 2).max(1);
+        let room = w.saturating_sub(LABEL_W + TOTAL_W + 2).max(1);
+        // Few buckets get wider bars (up to 3 cells) so the chart uses the pane.
+        let cw = (room / data.buckets.len().max(1)).clamp(1, 3);
+        let vis = room / cw;
         let start = window_start(t.col, vis, data.buckets.len());
         // Rows: label, bars, total. Three lines are kept for the axis and the description.
         let chart_rows = usize::from(inner.height).saturating_sub(4).max(1);
@@ -137,10 +141,20 @@ impl Widget for TimelinePane<'_> {
                 } else if ci == t.col {
                     style = style.bg(Color::DarkGray);
                 }
-                spans.push(Span::styled(bar(count, data.max).to_string(), style));
+                let glyph = if count == 0 {
+                    format!("·{}", " ".repeat(cw.saturating_sub(2)))
+                } else {
+                    bar(count, data.max)
+                        .to_string()
+                        .repeat(cw.saturating_sub(1).max(1))
+                };
+                spans.push(Span::styled(glyph, style));
+                if cw > 1 {
+                    spans.push(Span::raw(" "));
+                }
             }
             let shown = row.counts.len().saturating_sub(start).min(vis);
-            spans.push(Span::raw(" ".repeat(vis - shown + 1)));
+            spans.push(Span::raw(" ".repeat(room - shown * cw + 1)));
             spans.push(Span::styled(
                 format!("{:>width$}", row.total, width = TOTAL_W - 1),
                 dim(),
@@ -149,7 +163,7 @@ impl Widget for TimelinePane<'_> {
         }
         let y_axis = inner.y + chart_rows.min(data.rows.len()) as u16;
         if y_axis < inner.bottom() {
-            let line = format!("{}{}", " ".repeat(LABEL_W + 1), axis(data, start, vis));
+            let line = format!("{}{}", " ".repeat(LABEL_W + 1), axis(data, start, vis, cw));
             buf.set_string(inner.x, y_axis, truncate(&line, w), dim());
         }
         let (Some(row), Some(&b)) = (data.rows.get(t.row), data.buckets.get(t.col)) else {
