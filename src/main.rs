@@ -28,7 +28,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::About) | None => commands::about::run(&cli.global),
+        Some(Command::About) => commands::about::run(&cli.global),
+        None => commands::read::run(&cli.global),
     };
     match result {
         Ok(code) => code,

@@ -476,3 +476,179 @@ fn long_lists_load_page_by_page() {
     assert_eq!(h.app.list.current().unwrap().id, selected);
     assert_eq!(h.app.list.rows.len(), n as usize + 1);
 }
+
+/// A tmux server of its own (private socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new("tmux");
+        c.env("LANG", "C.UTF-8").args(["-u", "-L", &self.socket]);
+        c
+    }
+    fn run(&self, args: &[&str]) {
+        let st = self.cmd().args(args).status().expect("tmux runs");
+        assert!(st.success(), "tmux {args:?} failed");
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+    fn literal(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+    fn capture(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "t"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    /// Waits (at most 15 s) until the screen satisfies `pred`.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["kill-server"]).status();
+    }
+}
+
+#[test]
+fn tmux_session_reads_stars_and_gives_the_prompt_back() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install -y tmux)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    {
+        // Fill a store on disk, then let go of it so the binary can open it.
+        let s = Store::open(&store_dir).unwrap();
+        let tmp = store();
+        let mut cursor = None;
+        loop {
+            let page = tmp.page(&Default::default(), cursor, 100).unwrap();
+            for id in page.items {
+                let a = tmp.get(id).unwrap().unwrap();
+                let an = tmp.analysis(id).unwrap().unwrap_or_default();
+                s.insert(a.draft, &an).unwrap();
+            }
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        s.flush().unwrap();
+    }
+    let tmux = Tmux {
+        socket: format!("kessai-test-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "35",
+        "bash --norc --noprofile",
+    ]);
+    tmux.literal("export PS1='READY> ' TERM=xterm-256color; clear");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the shell prompt", |s| s.contains("READY>"));
+    let bin = env!("CARGO_BIN_EXE_kessai");
+    tmux.literal(&format!("{bin} --store {}", store_dir.display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the reader", |s| {
+        s.contains("Sources & tags") && s.contains("Articles · 7")
+    });
+
+    // Move: j j Enter opens the third newest article.
+    tmux.keys(&["j", "j", "Enter"]);
+    tmux.wait_for("the third article", |s| {
+        s.contains("Tags") && s.contains("sec-blog · 2021-03-02")
+    });
+    // Back to the list (h, not Esc: an Esc sent together with the next key reads as Alt).
+    tmux.keys(&["h"]);
+
+    // Search (title filter): five titles hold 不正.
+    tmux.keys(&["/"]);
+    tmux.literal("不正");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("search results", |s| {
+        s.contains("/不正 (title filter) · 5 ")
+    });
+
+    // Filter by tag: clear, t, type, Enter.
+    tmux.keys(&["c", "t"]);
+    tmux.wait_for("the tag picker", |s| s.contains("Filter by tag"));
+    tmux.literal("7pay-2019");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the tag filter", |s| s.contains("tag:7pay-2019 · 2 "));
+
+    // Open the first article and star it.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the article", |s| {
+        s.contains("サービス終了") && s.contains("Tags")
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("the star", |s| s.contains("* starred"));
+
+    // Quit: the prompt comes back on a clean screen, and the tty is cooked again.
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the prompt after quitting", |s| {
+        s.lines().filter(|l| l.starts_with("READY>")).count() >= 2
+    });
+    assert!(
+        !screen.contains("Sources & tags"),
+        "reader left on screen:\n{screen}"
+    );
+    assert!(
+        !screen.contains('\u{1b}'),
+        "escape codes on screen:\n{screen}"
+    );
+    tmux.literal(
+        "stty -a | tr -s ' ;' '\\n\\n' | grep -x -e icanon -e echo | sort | tr '\\n' ,; echo",
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("cooked tty modes", |s| s.contains("echo,icanon,"));
+
+    // The star is in the store.
+    let s = Store::open(&store_dir).unwrap();
+    let starred = s
+        .page(
+            &kessai::store::ListFilter {
+                starred_only: true,
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .unwrap();
+    assert_eq!(starred.items.len(), 1);
+    let a = s.get(starred.items[0]).unwrap().unwrap();
+    assert!(a.draft.title.contains("サービス終了"), "{}", a.draft.title);
+}
