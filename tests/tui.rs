@@ -617,6 +617,25 @@ fn tmux_session_reads_stars_and_gives_the_prompt_back() {
     tmux.keys(&["s"]);
     tmux.wait_for("the star", |s| s.contains("* starred"));
 
+    // Resize below 100 columns: one pane at a time (the focused article).
+    tmux.run(&["resize-window", "-t", "t", "-x", "90", "-y", "30"]);
+    tmux.wait_for("the narrow layout", |s| {
+        !s.contains("Sources & tags") && s.contains("* starred")
+    });
+    tmux.run(&["resize-window", "-t", "t", "-x", "120", "-y", "35"]);
+    tmux.wait_for("the wide layout", |s| s.contains("Sources & tags"));
+
+    // Ctrl-Z gives the shell back; fg brings the reader back.
+    tmux.keys(&["C-z"]);
+    tmux.wait_for("the prompt after Ctrl-Z", |s| {
+        !s.contains("Sources & tags") && s.lines().any(|l| l.starts_with("READY>"))
+    });
+    tmux.literal("fg");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the reader after fg", |s| {
+        s.contains("Sources & tags") && s.contains("* starred")
+    });
+
     // Quit: the prompt comes back on a clean screen, and the tty is cooked again.
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("the prompt after quitting", |s| {
@@ -635,6 +654,40 @@ fn tmux_session_reads_stars_and_gives_the_prompt_back() {
     );
     tmux.keys(&["Enter"]);
     tmux.wait_for("cooked tty modes", |s| s.contains("echo,icanon,"));
+
+    // SIGTERM restores the terminal too.
+    tmux.literal("clear");
+    tmux.keys(&["Enter"]);
+    tmux.literal(&format!("{bin} --store {}", store_dir.display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the reader again", |s| s.contains("Sources & tags"));
+    let shell_pid = String::from_utf8(
+        tmux.cmd()
+            .args(["list-panes", "-t", "t", "-F", "#{pane_pid}"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", shell_pid.trim()])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(children.stdout).unwrap();
+    let pid = pid.split_whitespace().next().expect("the reader's pid");
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", pid])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    tmux.wait_for("the prompt after SIGTERM", |s| {
+        !s.contains("Sources & tags") && s.lines().any(|l| l.starts_with("READY>"))
+    });
+    tmux.literal("clear; stty -a | tr -s ' ;' '\\n\\n' | grep -x -e icanon -e echo | sort | tr '\\n' ,; echo");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("cooked tty modes after SIGTERM", |s| {
+        s.contains("echo,icanon,")
+    });
 
     // The star is in the store.
     let s = Store::open(&store_dir).unwrap();
