@@ -15,8 +15,23 @@ use super::state::{
 use super::text::clean_line;
 use super::update::{Command, ListQuery, Msg, title_matches};
 
-/// Where a list page continues (the store's opaque position).
-pub type Cursor = crate::store::Cursor;
+/// Where a list page continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// A position in a store index (plain lists and the title filter).
+    Store(crate::store::Cursor),
+    /// An offset into ranked search results.
+    Offset(usize),
+}
+
+impl Cursor {
+    fn store(self) -> Option<crate::store::Cursor> {
+        match self {
+            Cursor::Store(c) => Some(c),
+            Cursor::Offset(_) => None,
+        }
+    }
+}
 
 /// The tree (owned by the reader) that holds saved searches: name → query.
 pub const SAVED_TREE: &str = "tui.saved-searches";
@@ -173,18 +188,19 @@ impl Worker {
         let filter = to_filter(q);
         match &q.search {
             None => {
-                let page = self.store.page(&filter, cursor, PAGE_SIZE).map_err(err)?;
+                let start = cursor.and_then(Cursor::store);
+                let page = self.store.page(&filter, start, PAGE_SIZE).map_err(err)?;
                 let mut rows = Vec::with_capacity(page.items.len());
                 for id in page.items {
                     rows.extend(self.row(id)?);
                 }
-                Ok((rows, page.next, 0))
+                Ok((rows, page.next.map(Cursor::Store), 0))
             }
             Some(s) => {
                 debug_assert!(matches!(s.kind, SearchKind::Title | SearchKind::FullText));
                 let mut rows = Vec::new();
                 let mut scanned = 0;
-                let mut cur = cursor;
+                let mut cur = cursor.and_then(Cursor::store);
                 loop {
                     let page = self
                         .store
@@ -200,7 +216,7 @@ impl Worker {
                     }
                     cur = page.next;
                     if cur.is_none() || rows.len() >= PAGE_SIZE || scanned >= TITLE_SCAN_BUDGET {
-                        return Ok((rows, cur, scanned));
+                        return Ok((rows, cur.map(Cursor::Store), scanned));
                     }
                 }
             }
