@@ -705,3 +705,50 @@ fn tmux_session_reads_stars_and_gives_the_prompt_back() {
     let a = s.get(starred.items[0]).unwrap().unwrap();
     assert!(a.draft.title.contains("サービス終了"), "{}", a.draft.title);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_loop_runs_on_a_test_backend() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use futures_util::StreamExt;
+    use kessai::tui::run::{NoSuspend, event_loop};
+
+    let s = store();
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    let mut app = kessai::tui::state::App::new((120, 30), "test");
+    let key = |c: KeyCode| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    // Each key waits a little, as a person would, so the store's answers come in between.
+    let script = vec![
+        key(KeyCode::Char('G')),
+        key(KeyCode::Enter),
+        Event::Resize(90, 30),
+        key(KeyCode::Char('s')),
+        key(KeyCode::Char('q')),
+    ];
+    let input = futures_util::stream::iter(script)
+        .then(|ev| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Ok::<_, std::io::Error>(ev)
+        })
+        .boxed();
+    let worker = kessai::tui::worker::Worker::new(s.clone(), None);
+    event_loop(
+        &mut terminal,
+        &mut app,
+        worker,
+        input,
+        std::future::pending(),
+        &mut NoSuspend,
+        kessai::tui::Options::default(),
+    )
+    .await
+    .unwrap();
+    assert!(app.quit);
+    let open = app.article.as_ref().expect("an article is open");
+    assert!(open.article.draft.title.starts_with("セブンペイ"));
+    assert!(s.flags(open.article.id).unwrap().unwrap().starred);
+    // The last frame was drawn for the resized, narrow terminal: only the article pane.
+    let screen = kessai::tui::buffer_text(terminal.backend().buffer());
+    assert_eq!(app.size, (90, 30));
+    assert!(screen.contains("* starred"), "{screen}");
+    assert!(!screen.contains("Sources & tags"), "{screen}");
+}
