@@ -145,6 +145,16 @@ impl Harness {
         }
     }
 
+    /// Applies one key (by name, as in [`Harness::press`]) without carrying out the work
+    /// it asks for: what the event loop does before it redraws. Call [`Harness::settle`]
+    /// for the store's answers.
+    pub fn press_only(&mut self, key: &str) {
+        if let Some(a) = input::action(key_event(key), self.app.mode()) {
+            let cmds = update::update(&mut self.app, a);
+            self.queue.extend(cmds);
+        }
+    }
+
     /// Presses keys given by name (`j`, `Enter`, `Esc`, `Tab`, `BackTab`, `Up`, `Down`,
     /// `PageUp`, `PageDown`, `Home`, `End`, `Backspace`, `C-x` for Ctrl), then settles.
     pub fn press(&mut self, keys: &[&str]) {
