@@ -631,3 +631,62 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn scribbled_store_files_give_typed_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let s = Store::open(&path).unwrap();
+        let items = (0..2000)
+            .map(|i| (crash_draft(i), crash_analysis(i)))
+            .collect();
+        s.insert_many(items).unwrap();
+        s.flush().unwrap();
+    }
+    let db = path.join("db");
+    let len = std::fs::metadata(&db).unwrap().len();
+    for (k, at) in [len / 3, len / 2, len - 70_000].into_iter().enumerate() {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.write_all(&vec![0xA5u8 ^ k as u8; 64 * 1024]).unwrap();
+        drop(f);
+        let outcome = std::panic::catch_unwind(|| match Store::open(&path) {
+            Err(e) => format!("open: {e}"),
+            Ok(s) => match s.check() {
+                Err(e) => format!("check: {e}"),
+                Ok(r) => format!(
+                    "check: {} violations, {} articles",
+                    r.violations.len(),
+                    r.articles
+                ),
+            },
+        });
+        eprintln!("scribble {k} at {at}: {outcome:?}");
+        let outcome = outcome.unwrap_or_else(|_| panic!("sled panicked on scribble {k}"));
+        // Never silently an empty store: either an error naming the damage, or the data.
+        assert!(
+            outcome.contains("lost flushed articles")
+                || outcome.contains("is damaged")
+                || outcome.contains("2000 articles"),
+            "{outcome}"
+        );
+    }
+    // The command line says so in one line, and --accept-loss keeps what survived.
+    let out = kessai(&path, &["store", "check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("lost flushed articles (ids up to 2000 were stored"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let out = kessai(&path, &["store", "rebuild", "--accept-loss"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(kessai(&path, &["store", "check"]).status.success());
+}

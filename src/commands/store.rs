@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use kessai::sanitize::terminal_line;
-use kessai::store::{RebuildProgress, Store};
+use kessai::store::{RebuildProgress, Store, StoreOptions};
 
 /// Exit code of `kessai store check` when it found violations.
 pub const EXIT_VIOLATIONS: u8 = 1;
@@ -40,17 +40,25 @@ enum StoreCommand {
     /// Re-derive indexes, counters, dedup keys and search/alert state from the stored
     /// articles (keeps their tags). Run it when `check` reports violations or after an
     /// interrupted rebuild.
-    Rebuild,
+    Rebuild {
+        /// Open a damaged store that lost flushed articles and keep what survived.
+        #[arg(long)]
+        accept_loss: bool,
+    },
 }
 
 /// Runs a `kessai store` command.
 pub fn run(args: &StoreArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
     let path = global.store_path()?;
-    let store = Store::open(&path).with_context(|| "cannot open the store".to_string())?;
+    let options = StoreOptions {
+        accept_data_loss: matches!(args.command, StoreCommand::Rebuild { accept_loss: true }),
+        ..StoreOptions::default()
+    };
+    let store = Store::open_with(&path, options).context("cannot open the store")?;
     match &args.command {
         StoreCommand::Info { json } => info(&store, *json),
         StoreCommand::Check { json } => check(&store, *json),
-        StoreCommand::Rebuild => rebuild(&store),
+        StoreCommand::Rebuild { .. } => rebuild(&store),
     }
 }
 
