@@ -830,3 +830,17 @@ fn foreign_folders_and_files_are_refused() {
         Err(StoreError::NotAStore { .. })
     ));
 }
+
+#[test]
+fn store_handles_are_send_sync_and_clone() {
+    fn assert_handle<T: Send + Sync + Clone + 'static>() {}
+    assert_handle::<Store>();
+    // Clones share one database: a write through one is visible through the other.
+    let s = Store::open_temporary().unwrap();
+    let t = s.clone();
+    let id =
+        std::thread::spawn(move || t.insert(draft("f", 1), &Analysis::default()).unwrap().id())
+            .join()
+            .unwrap();
+    assert!(s.get(id).unwrap().is_some());
+}
