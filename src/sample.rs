@@ -580,7 +580,11 @@ fn build_routes(
     if options.broken_feed {
         let mut body = synthetic_feed(base, labels, "壊れたフィード（試験用）", "broken");
         // Cut inside an element, the way an interrupted upload or a full disk leaves a file.
-        let cut = body.len() * 3 / 5;
+        // The cut lands on a character boundary, so readers see broken XML, not bad UTF-8.
+        let mut cut = body.len() * 3 / 5;
+        while cut > 0 && (body[cut] & 0xC0) == 0x80 {
+            cut -= 1;
+        }
         body.truncate(cut);
         let res = Resource::new(body, "application/rss+xml; charset=utf-8", fallback, false)?;
         routes.insert(BROKEN_FEED_PATH.into(), Route::File(Arc::new(res)));

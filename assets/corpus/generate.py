@@ -129,8 +129,9 @@ def encode_text(text: str, encoding: str, where: str) -> bytes:
         except KeyError:
             line = text.count("\n", 0, i) + 1
             hint = UNSAFE_HINTS.get(ch, "not in JIS X 0208")
+            context = text[max(0, i - 12) : i + 12].replace("\n", " ")
             raise CorpusError(
-                f"{where}: character {ch!r} (U+{ord(ch):04X}) on output line {line} cannot be "
+                f"{where}: character {ch!r} (U+{ord(ch):04X}) at line {line} (…{context}…) cannot be "
                 f"encoded in {encoding}: {hint}"
             ) from None
     return bytes(out)
@@ -1049,6 +1050,16 @@ def render(outlets: list[dict], by_outlet: dict[str, list[dict]]) -> dict[str, b
 
     for o in outlets:
         arts = by_outlet[o["id"]]
+        # Check each source field first, so an error names the article the text is in
+        # (a title also appears in other pages' ranking boxes).
+        for a in arts:
+            fields = [("title", a["title"]), ("summary", a["summary"])]
+            fields += [(f"body[{i}]", p) for i, p in enumerate(a["body"])]
+            fields += [(f"related[{i}]", r) for i, r in enumerate(a["related"])]
+            for name, value in fields:
+                encode_text(value, o["encoding"], f"{a['_file']} {a['slug']} {name}")
+                if name in ("title", "summary"):
+                    encode_text(value, o["feed_encoding"], f"{a['_file']} {a['slug']} {name} (feed)")
         by_title = {a["title"]: a for a in arts}
         for a in arts:
             rel = related_links(o, a, by_title)
