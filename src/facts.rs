@@ -314,17 +314,27 @@ fn extract_into(text: &str, published: NaiveDate, facts: &mut Facts) {
     }
     for (d, &role) in dates.iter().zip(&roles) {
         let written = original(d.start, d.end);
-        if !facts
-            .dates
-            .iter()
-            .any(|x| x.date == d.date && x.role == role)
-        {
-            facts.dates.push(DateFact {
-                date: d.date,
-                role,
-                text: written,
-            });
+        // One fact per date and role; a role beats "mentioned" for the same date.
+        let same_date = |x: &DateFact| x.date == d.date;
+        if role == DateRole::Mentioned && facts.dates.iter().any(same_date) {
+            continue;
         }
+        if let Some(x) = facts
+            .dates
+            .iter_mut()
+            .find(|x| same_date(x) && x.role == DateRole::Mentioned)
+        {
+            x.role = role;
+            continue;
+        }
+        if facts.dates.iter().any(|x| same_date(x) && x.role == role) {
+            continue;
+        }
+        facts.dates.push(DateFact {
+            date: d.date,
+            role,
+            text: written,
+        });
     }
 
     for cause in CAUSES {
@@ -410,7 +420,17 @@ fn find_dates(f: &str, published: NaiveDate) -> Vec<FoundDate> {
                 if y.is_some() || DURATION_AFTER.iter().any(|w| after.starts_with(w)) {
                     continue;
                 }
-                let (cy, cm) = context.unwrap_or_else(|| month_for_day(published, d));
+                // A later day followed by まで/から/以降 is ahead in the same month (17日までに報告).
+                let ahead = ["まで", "から", "以降", "をめど", "に予定"]
+                    .iter()
+                    .any(|w| after.starts_with(w));
+                let (cy, cm) = context.unwrap_or_else(|| {
+                    if ahead && d > published.day() {
+                        (published.year(), published.month())
+                    } else {
+                        month_for_day(published, d)
+                    }
+                });
                 (NaiveDate::from_ymd_opt(cy, cm, d), false)
             }
         };
@@ -604,6 +624,12 @@ mod tests {
         assert!(f.dates.is_empty(), "{:?}", f.dates);
         let f = extract(&["28日に発表"], d(2019, 7, 4));
         assert_eq!(f.dates[0].date, d(2019, 6, 28));
+        let f = extract(&["17日までに報告するよう求めた"], d(2020, 9, 14));
+        assert_eq!(f.dates[0].date, d(2020, 9, 17));
+        // The same date with a role and without is one fact.
+        let f = extract(&["4日に発表した。4日の会見で。"], d(2019, 7, 4));
+        assert_eq!(f.dates.len(), 1);
+        assert_eq!(f.dates[0].role, DateRole::Announced);
     }
 
     #[test]

@@ -23,12 +23,15 @@ struct Cli {
 enum Command {
     /// Show the licence notices of kessai and of the IPADIC dictionary it embeds.
     About,
+    /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
+    Tag(commands::tag::TagArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
+        Some(Command::Tag(args)) => commands::tag::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,11 @@ fn jst() -> FixedOffset {
     FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset")
 }
 
+/// The calendar date in Japan of a moment (how articles' dates are read).
+pub fn japan_date(t: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    t.with_timezone(&jst()).date_naive()
+}
+
 /// The article's tokens, and article-wide context answers computed once.
 struct ArticleCtx<'n> {
     norms: &'n [Vec<&'n str>],
@@ -160,7 +165,7 @@ impl Tagger {
             );
         }
 
-        let published = draft.published.with_timezone(&jst()).date_naive();
+        let published = japan_date(draft.published);
         self.tag_incidents(published, &units, &norms, &mut acc);
 
         let entries = self.taxonomy.entries();

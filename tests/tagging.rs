@@ -363,3 +363,78 @@ fn traps_are_handled() {
         );
     }
 }
+
+mod cli {
+    use assert_cmd::Command;
+    use predicates::prelude::*;
+
+    fn kessai() -> Command {
+        Command::cargo_bin("kessai").expect("kessai binary")
+    }
+
+    #[test]
+    fn tag_reads_a_shift_jis_page_and_prints_json() {
+        let page =
+            super::corpus_dir().join("sites/paysec/articles/2019-07-04-7pay-fusei-riyou.html");
+        let out = kessai().arg("tag").arg(&page).assert().success();
+        let json: serde_json::Value =
+            serde_json::from_slice(&out.get_output().stdout).expect("JSON output");
+        let tags: Vec<&str> = json["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .map(|t| t["tag"].as_str().unwrap())
+            .collect();
+        for want in ["7pay", "seven-and-i", "fraudulent-use", "2fa", "7pay-2019"] {
+            assert!(tags.contains(&want), "{want} missing from {tags:?}");
+        }
+        // Related-article links and the navigation of the page do not tag.
+        assert!(!tags.contains(&"paypay"), "{tags:?}");
+        assert_eq!(json["published"], "2019-07-04");
+        let seven = json["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tag"] == "7pay")
+            .unwrap();
+        assert_eq!(seven["evidence"][0]["text"], "7pay");
+        assert_eq!(json["facts"]["amounts"][0]["yen"], 55_000_000);
+    }
+
+    #[test]
+    fn tag_reads_text_from_stdin_as_text_output() {
+        kessai()
+            .args(["tag", "-", "--format", "text", "--date", "2019-09-05"])
+            .write_stdin("J-Coin Payに不正アクセス\nみずほ銀行は4日、Ｊ－Ｃｏｉｎ　Ｐａｙの加盟店情報約1.8万件が閲覧可能だったと発表した。\x1b[31m人為ミスが原因。")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("j-coin-pay-2019"))
+            .stdout(predicate::str::contains("18,000 件"))
+            .stdout(predicate::str::contains("cause   人為ミス"))
+            .stdout(predicate::str::contains("\x1b").not());
+    }
+
+    #[test]
+    fn tag_errors_are_one_line() {
+        kessai()
+            .args(["tag", "/nonexistent/article.html"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::starts_with(
+                "kessai: reading /nonexistent/article.html",
+            ));
+        let big = vec![b'a'; 17 * 1024 * 1024];
+        kessai()
+            .args(["tag", "-"])
+            .write_stdin(big)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("larger than 16 MiB"));
+        // Undecodable bytes are read as well as they can be, never a crash.
+        kessai()
+            .args(["tag", "-"])
+            .write_stdin(vec![0x82, 0xff, 0x00, 0xfe, 0x81])
+            .assert()
+            .success();
+    }
+}
