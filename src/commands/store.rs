@@ -179,6 +179,18 @@ fn rebuild(store: &Store, retag: bool) -> anyhow::Result<ExitCode> {
         report.twins,
         report.orphans_removed
     );
+    if !report.analyses_reset.is_empty() {
+        let ids: Vec<String> = report
+            .analyses_reset
+            .iter()
+            .map(|i| i.to_string())
+            .collect();
+        println!(
+            "{} articles had unreadable tags and now have none (run `kessai store rebuild --retag`): {}",
+            ids.len(),
+            ids.join(" ")
+        );
+    }
     if !report.unreadable.is_empty() {
         let ids: Vec<String> = report.unreadable.iter().map(|i| i.to_string()).collect();
         println!(

@@ -213,6 +213,9 @@ pub struct RebuildReport {
     pub twins: u64,
     /// Analysis/flags records without an article, deleted.
     pub orphans_removed: u64,
+    /// Articles whose stored analysis did not decode and was replaced by an empty one
+    /// (run with retagging to restore their tags).
+    pub analyses_reset: Vec<ArticleId>,
 }
 
 fn index_name(key: &[u8]) -> String {
@@ -682,7 +685,15 @@ impl Store {
                 };
                 let analysis = match retag {
                     Some(f) => f(&article.draft),
-                    None => read::analysis(inner, id).ok().flatten().unwrap_or_default(),
+                    None => match read::analysis(inner, id) {
+                        Ok(a) => a.unwrap_or_default(),
+                        // Kept as "no tags" so the article stays listed; reported so that
+                        // `rebuild --retag` can restore its tags.
+                        Err(_) => {
+                            report.analyses_reset.push(id);
+                            Analysis::default()
+                        }
+                    },
                 };
                 let flags = read::flags(inner, id).ok().flatten().unwrap_or_default();
                 let d = &article.draft;

@@ -537,9 +537,12 @@ fn check_finds_damage_and_rebuild_repairs_it() {
     assert!(has("flags record of article 4242"), "{lines:#?}");
     assert!(!report.is_ok());
 
+    main.insert(keys::by_id(keys::ANALYSIS, ids[4]), &b"{not json"[..])
+        .unwrap();
     let r = s.rebuild_keeping_analysis().unwrap();
     assert_eq!(r.articles, 6);
     assert_eq!(r.orphans_removed, 1);
+    assert_eq!(r.analyses_reset, vec![ids[4]]);
     let after = s.check().unwrap();
     assert!(after.is_ok(), "{:#?}", after);
     // Flags survived the rebuild.
