@@ -183,6 +183,12 @@ pub fn article_lines(
                     clean_line(t.tag.as_str()),
                     Style::default().fg(family_color(family)),
                 ));
+                // The taxonomy's Japanese name, when it says more than the id.
+                if let Some(e) = crate::taxonomy::Taxonomy::builtin().get(t.tag.as_str()) {
+                    if !e.label_ja.is_empty() && e.label_ja != t.tag.as_str() {
+                        run.push((format!(" {}", clean_line(&e.label_ja)), dim()));
+                    }
+                }
                 if t.count > 1 {
                     run.push((format!(" ×{}", t.count), dim()));
                 }
