@@ -205,7 +205,7 @@ fn child(dir: &Path) {
     }
     times.sort();
     with_work.sort();
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     let top: Vec<String> = slowest
         .iter()
         .take(5)
