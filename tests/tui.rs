@@ -164,6 +164,8 @@ fn fixtures() -> Vec<Fixture> {
 
 fn store() -> Store {
     let store = Store::open_temporary().expect("temporary store");
+    // The search index is written with each article, as ingest does.
+    kessai::search::register(&store);
     for (i, f) in fixtures().into_iter().enumerate() {
         let tags = f
             .tags
@@ -376,7 +378,7 @@ fn filters_by_tag_feed_unread_and_search() {
     h.press(&["Enter", "Esc", "u"]);
     assert_eq!(h.app.list.rows.len(), 6);
     h.press(&["u"]);
-    // Search (title filter until full-text search lands).
+    // Full-text search.
     h.press(&["/"]);
     h.type_text("不正");
     h.press(&["Enter"]);
@@ -388,6 +390,12 @@ fn filters_by_tag_feed_unread_and_search() {
     assert_eq!(h.app.list.selected, 1);
     h.press(&["N"]);
     assert_eq!(h.app.list.selected, 0);
+    // Opening a result marks where the engine matched, and n/N jump between those lines.
+    h.press(&["Enter"]);
+    let open = h.app.article.as_ref().unwrap();
+    assert!(open.matches.as_ref().is_some_and(|m| !m.is_empty()));
+    assert!(!open.match_lines.is_empty());
+    h.press(&["h"]);
     // Save the search: it appears in the sidebar.
     h.press(&["+"]);
     let saved = h
@@ -546,6 +554,7 @@ fn tmux_session_reads_stars_and_gives_the_prompt_back() {
     {
         // Fill a store on disk, then let go of it so the binary can open it.
         let s = Store::open(&store_dir).unwrap();
+        kessai::search::register(&s);
         let tmp = store();
         let mut cursor = None;
         loop {
@@ -594,13 +603,11 @@ fn tmux_session_reads_stars_and_gives_the_prompt_back() {
     // Back to the list (h, not Esc: an Esc sent together with the next key reads as Alt).
     tmux.keys(&["h"]);
 
-    // Search (title filter): five titles hold 不正.
+    // Full-text search: five articles hold the word 不正.
     tmux.keys(&["/"]);
     tmux.literal("不正");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("search results", |s| {
-        s.contains("/不正 (title filter) · 5 ")
-    });
+    tmux.wait_for("search results", |s| s.contains("/不正 · 5 "));
 
     // Filter by tag: clear, t, type, Enter.
     tmux.keys(&["c", "t"]);

@@ -161,7 +161,6 @@ where
     let worker_thread = spawn_worker(worker.clone(), cmd_rx, msg_tx.clone())
         .context("starting the store worker")?;
     app.can_refresh = options.refresh.is_some();
-    app.full_text = false;
 
     let mut dispatch = Dispatch {
         cmd_tx,

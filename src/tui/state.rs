@@ -219,6 +219,8 @@ pub struct OpenArticle {
     pub analysis: Analysis,
     /// Read / starred.
     pub flags: Flags,
+    /// Where the full-text search matched (from the engine), if a search is active.
+    pub matches: Option<Vec<crate::model::Span>>,
     /// First line shown.
     pub scroll: usize,
     /// Wrapped lines (header, tags and facts, body) for `width`.
@@ -699,7 +701,7 @@ pub struct App {
     pub filters: Filters,
     /// Active search.
     pub search: Option<Search>,
-    /// Whether the full-text engine is available (else `/` filters titles).
+    /// Whether `/` runs the full-text engine (else it filters titles).
     pub full_text: bool,
     /// The sidebar.
     pub sidebar: Sidebar,
@@ -735,7 +737,7 @@ impl App {
             article_load: Load::Idle,
             filters: Filters::default(),
             search: None,
-            full_text: false,
+            full_text: true,
             sidebar: Sidebar::default(),
             timeline: Timeline::default(),
             refresh: Refresh::Idle,

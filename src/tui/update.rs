@@ -2,7 +2,7 @@
 //! I/O: work on the store, the network or the OS is returned as [`Command`]s, which the event
 //! loop hands to the worker.
 
-use crate::model::{Analysis, Article, ArticleId, Flags};
+use crate::model::{ArticleId, Flags};
 
 use super::draw::{Areas, areas};
 use super::input::Action;
@@ -11,8 +11,8 @@ use super::state::{
     Picker, PickerKind, Refresh, Search, SearchKind, SidebarData, SidebarEntry, StatusKind,
     TimelineData, View, jst_midnight, sidebar_entries,
 };
-use super::widgets::article::article_lines;
-use super::worker::Cursor;
+use super::widgets::article::{QueryMarks, article_lines};
+use super::worker::{Cursor, Opened};
 
 /// Everything the list query depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +39,13 @@ pub enum Command {
     },
     /// Load feed and tag counts and saved searches.
     LoadSidebar,
-    /// Load an article, its analysis and flags.
-    OpenArticle(ArticleId),
+    /// Load an article, its analysis and flags (and where the search matches it).
+    OpenArticle {
+        /// Which.
+        id: ArticleId,
+        /// The active search, for highlighting.
+        search: Option<Search>,
+    },
     /// Store an article's flags (`previous` is restored if that fails).
     SetFlags {
         /// The article.
@@ -82,6 +87,8 @@ pub enum Msg {
         next: Option<Cursor>,
         /// Articles looked at to produce it (title filter).
         scanned: usize,
+        /// Something the user should know about the page (a stale index, a fallback).
+        note: Option<String>,
     },
     /// A list page failed.
     PageFailed {
@@ -95,7 +102,7 @@ pub enum Msg {
     /// The sidebar failed to load.
     SidebarFailed(String),
     /// An article to show.
-    Article(Box<(Article, Analysis, Flags)>),
+    Article(Box<Opened>),
     /// An article could not be loaded.
     ArticleFailed {
         /// Which.
@@ -200,14 +207,19 @@ fn article_width(a: &Areas) -> u16 {
 
 fn rewrap(app: &mut App) {
     let width = article_width(&areas(app));
-    let query = app.search.as_ref().map(|s| s.query.clone());
+    let search = app.search.clone();
     if let Some(open) = app.article.as_mut() {
         if open.width != width {
+            let marks = match (&search, &open.matches) {
+                (Some(s), _) if s.kind == SearchKind::Title => QueryMarks::Words(&s.query),
+                (Some(_), Some(spans)) => QueryMarks::Spans(spans),
+                _ => QueryMarks::None,
+            };
             let (lines, matches) = article_lines(
                 &open.article,
                 &open.analysis,
                 open.flags,
-                query.as_deref(),
+                marks,
                 usize::from(width),
             );
             open.lines = lines;
@@ -311,18 +323,27 @@ fn prompt_action(app: &mut App, action: Action, out: &mut Vec<Command>) {
             };
             app.focus = Pane::List;
             out.push(reload(app));
-            rewrap_forced(app);
+            out.extend(search_changed(app));
         }
         _ => {}
     }
 }
 
-/// Re-wraps the open article even at the same width (the search highlight changed).
-fn rewrap_forced(app: &mut App) {
-    if let Some(open) = app.article.as_mut() {
-        open.width = u16::MAX;
-    }
+/// The search changed: the open article's marks must follow. Title-filter marks are
+/// recomputed here; the engine's matches come with the article again.
+fn search_changed(app: &mut App) -> Option<Command> {
+    let open = app.article.as_mut()?;
+    open.matches = None;
+    open.width = u16::MAX;
+    let id = open.article.id;
     rewrap(app);
+    match &app.search {
+        Some(s) if s.kind == SearchKind::FullText => Some(Command::OpenArticle {
+            id,
+            search: app.search.clone(),
+        }),
+        _ => None,
+    }
 }
 
 fn picker_action(app: &mut App, action: Action, out: &mut Vec<Command>) {
@@ -493,7 +514,10 @@ fn reader_action(app: &mut App, action: Action, out: &mut Vec<Command>) {
             Pane::List => {
                 if let Some(row) = app.list.current() {
                     app.article_load = Load::Loading;
-                    out.push(Command::OpenArticle(row.id));
+                    out.push(Command::OpenArticle {
+                        id: row.id,
+                        search: app.search.clone(),
+                    });
                     app.focus = Pane::Article;
                 }
             }
@@ -524,7 +548,7 @@ fn reader_action(app: &mut App, action: Action, out: &mut Vec<Command>) {
             app.filters = Filters::default();
             app.search = None;
             out.push(reload(app));
-            rewrap_forced(app);
+            out.extend(search_changed(app));
         }
         Action::ToggleStar => toggle_flag(app, out, |f| f.starred = !f.starred),
         Action::ToggleRead => toggle_flag(app, out, |f| f.read = !f.read),
@@ -664,7 +688,7 @@ fn sidebar_open(app: &mut App, out: &mut Vec<Command>) {
                     SearchKind::Title
                 },
             });
-            rewrap_forced(app);
+            out.extend(search_changed(app));
         }
     }
     app.focus = Pane::List;
@@ -704,6 +728,17 @@ fn next_match(app: &mut App, forward: bool, a: &Areas) {
     }
     let rows = &app.list.rows;
     let s = app.list.selected;
+    if search.kind == SearchKind::FullText {
+        // Every row is a match (ranked): n/N step through them.
+        let n = rows.len();
+        let next = if forward { s + 1 } else { s.wrapping_sub(1) };
+        if next < n {
+            app.list.selected = next;
+        } else {
+            app.say(StatusKind::Info, "no more results loaded");
+        }
+        return;
+    }
     let found = if forward {
         (s + 1..rows.len()).find(|&i| title_matches(&rows[i].title, &search.query))
     } else {
@@ -759,9 +794,13 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
             rows,
             next,
             scanned,
+            note,
         } => {
             if generation != app.list.generation {
                 return out;
+            }
+            if let Some(n) = note {
+                app.say(StatusKind::Info, n);
             }
             let list = &mut app.list;
             list.scanned += scanned;
@@ -805,8 +844,19 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
             app.say(StatusKind::Error, format!("sidebar: {e}"));
         }
         Msg::Article(loaded) => {
-            let (article, analysis, mut flags) = *loaded;
+            let Opened {
+                article,
+                analysis,
+                mut flags,
+                matches,
+            } = *loaded;
             let id = article.id;
+            // The same article again (new search marks): keep the reading position.
+            let scroll = app
+                .article
+                .as_ref()
+                .filter(|o| o.article.id == id)
+                .map_or(0, |o| o.scroll);
             if !flags.read {
                 // Opening an article reads it.
                 let previous = flags;
@@ -821,7 +871,8 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
                 article,
                 analysis,
                 flags,
-                scroll: 0,
+                matches,
+                scroll,
                 lines: Vec::new(),
                 match_lines: Vec::new(),
                 width: u16::MAX,

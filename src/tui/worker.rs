@@ -4,13 +4,15 @@
 
 use std::ffi::OsString;
 use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
 
-use crate::model::{Analysis, ArticleId, Family, Flags};
+use crate::model::{Analysis, Article, ArticleId, Family, Flags, Span};
+use crate::search::{self, Engine, Query, Status};
 use crate::store::{ListFilter, Store};
 
 use super::state::{
-    Chip, FeedRow, Granularity, IncidentItem, ListRow, PAGE_SIZE, SavedSearch, SearchKind,
-    SidebarData, bucketize, jst_day,
+    Chip, FeedRow, Filters, Granularity, IncidentItem, ListRow, PAGE_SIZE, SavedSearch, Search,
+    SearchKind, SidebarData, bucketize, jst_day,
 };
 use super::text::clean_line;
 use super::update::{Command, ListQuery, Msg, title_matches};
@@ -33,9 +35,6 @@ impl Cursor {
     }
 }
 
-/// The tree (owned by the reader) that holds saved searches: name → query.
-pub const SAVED_TREE: &str = "tui.saved-searches";
-
 /// Ids looked at per store request while filtering titles.
 const TITLE_SCAN_CHUNK: usize = 500;
 /// Articles a title filter examines before handing back a (possibly short) page; the list
@@ -53,6 +52,45 @@ const TIMELINE_LIMIT: usize = 200_000;
 pub struct Worker {
     store: Store,
     browser: Option<OsString>,
+    /// The full-text engine, opened on the first search (it loads the tokenizer).
+    engine: Arc<OnceLock<Result<Engine, String>>>,
+}
+
+/// The user's query with the list's filters added as `feed:`, `tag:`, `since:`, `until:`
+/// and `is:` conditions, so search and filters narrow each other.
+pub fn full_query(text: &str, f: &Filters) -> Result<Query, String> {
+    let parsed = search::parse(text).map_err(|e| format!("bad query: {e}"))?;
+    let mut all = vec![parsed];
+    if let Some(feed) = &f.feed {
+        all.push(Query::Feed(feed.clone()));
+    }
+    if let Some(tag) = &f.tag {
+        all.push(Query::Tag {
+            value: tag.as_str().to_string(),
+            col: 1,
+        });
+    }
+    if let Some(fam) = f.family {
+        all.push(Query::Family(fam));
+    }
+    if let Some(t) = f.since {
+        all.push(Query::Since(jst_day(t)));
+    }
+    if let Some(t) = f.until {
+        // `until:` includes its day; the filter's bound is exclusive.
+        all.push(Query::Until(jst_day(t - chrono::Duration::seconds(1))));
+    }
+    if f.unread_only {
+        all.push(Query::Is(Status::Unread));
+    }
+    if f.starred_only {
+        all.push(Query::Is(Status::Starred));
+    }
+    Ok(if all.len() == 1 {
+        all.remove(0)
+    } else {
+        Query::And(all)
+    })
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -101,7 +139,18 @@ impl Worker {
     /// A worker on `store`; links open with `browser` (a program name), else `$BROWSER`,
     /// else `xdg-open`.
     pub fn new(store: Store, browser: Option<OsString>) -> Worker {
-        Worker { store, browser }
+        Worker {
+            store,
+            browser,
+            engine: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn engine(&self) -> Result<&Engine, String> {
+        self.engine
+            .get_or_init(|| Engine::new(&self.store).map_err(err))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The store.
@@ -119,12 +168,13 @@ impl Worker {
                 cursor,
                 mode,
             } => vec![match self.load_page(&query, cursor) {
-                Ok((rows, next, scanned)) => Msg::Page {
+                Ok(p) => Msg::Page {
                     generation,
                     mode,
-                    rows,
-                    next,
-                    scanned,
+                    rows: p.rows,
+                    next: p.next,
+                    scanned: p.scanned,
+                    note: p.note,
                 },
                 Err(error) => Msg::PageFailed { generation, error },
             }],
@@ -132,7 +182,7 @@ impl Worker {
                 Ok(d) => Msg::Sidebar(d),
                 Err(e) => Msg::SidebarFailed(e),
             }],
-            Command::OpenArticle(id) => vec![match self.article(id) {
+            Command::OpenArticle { id, search } => vec![match self.article(id, search.as_ref()) {
                 Ok(m) => m,
                 Err(error) => Msg::ArticleFailed { id, error },
             }],
@@ -165,10 +215,15 @@ impl Worker {
         let Some(a) = self.store.get(id).map_err(err)? else {
             return Ok(None); // removed between the page and now
         };
+        self.row_of(a).map(Some)
+    }
+
+    fn row_of(&self, a: Article) -> Result<ListRow, String> {
+        let id = a.id;
         let analysis = self.store.analysis(id).map_err(err)?.unwrap_or_default();
         let flags = self.store.flags(id).map_err(err)?.unwrap_or_default();
         let d = a.draft;
-        Ok(Some(ListRow {
+        Ok(ListRow {
             id,
             published: d.published,
             feed: clean_line(d.feed.as_str()),
@@ -176,49 +231,103 @@ impl Worker {
             url: d.url,
             chips: chips(&analysis),
             flags,
-        }))
+        })
     }
 
-    /// One page of rows: straight from the store, or title-filtered within a scan budget.
-    fn load_page(
+    /// One page of rows: straight from the store, from the full-text engine, or (when the
+    /// engine cannot open) title-filtered within a scan budget.
+    fn load_page(&self, q: &ListQuery, cursor: Option<Cursor>) -> Result<LoadedPage, String> {
+        let filter = to_filter(q);
+        let Some(s) = &q.search else {
+            let start = cursor.and_then(Cursor::store);
+            let page = self.store.page(&filter, start, PAGE_SIZE).map_err(err)?;
+            let mut rows = Vec::with_capacity(page.items.len());
+            for id in page.items {
+                rows.extend(self.row(id)?);
+            }
+            return Ok(LoadedPage {
+                rows,
+                next: page.next.map(Cursor::Store),
+                scanned: 0,
+                note: None,
+            });
+        };
+        if s.kind == SearchKind::FullText {
+            match self.engine() {
+                Ok(engine) => return self.search_page(engine, s, q, cursor),
+                Err(e) => {
+                    let mut p = self.title_page(s, &filter, cursor)?;
+                    p.note = Some(format!(
+                        "full-text search unavailable ({e}); filtering titles instead"
+                    ));
+                    return Ok(p);
+                }
+            }
+        }
+        self.title_page(s, &filter, cursor)
+    }
+
+    fn search_page(
         &self,
+        engine: &Engine,
+        s: &Search,
         q: &ListQuery,
         cursor: Option<Cursor>,
-    ) -> Result<(Vec<ListRow>, Option<Cursor>, usize), String> {
-        let filter = to_filter(q);
-        match &q.search {
-            None => {
-                let start = cursor.and_then(Cursor::store);
-                let page = self.store.page(&filter, start, PAGE_SIZE).map_err(err)?;
-                let mut rows = Vec::with_capacity(page.items.len());
-                for id in page.items {
-                    rows.extend(self.row(id)?);
+    ) -> Result<LoadedPage, String> {
+        let query = full_query(&s.query, &q.filters)?;
+        let start = match cursor {
+            Some(Cursor::Offset(n)) => Some(search::Cursor(n)),
+            _ => None,
+        };
+        let res = engine.search(&query, PAGE_SIZE, start).map_err(err)?;
+        let mut rows = Vec::with_capacity(res.hits.len());
+        for hit in res.hits {
+            rows.push(self.row_of(hit.article)?);
+        }
+        let note = res.stale.map(|st| {
+            format!(
+                "the search index covers {} of {} articles: run `kessai reindex`",
+                st.indexed, st.stored
+            )
+        });
+        Ok(LoadedPage {
+            rows,
+            next: res.next.map(|c| Cursor::Offset(c.0)),
+            scanned: 0,
+            note,
+        })
+    }
+
+    fn title_page(
+        &self,
+        s: &Search,
+        filter: &ListFilter,
+        cursor: Option<Cursor>,
+    ) -> Result<LoadedPage, String> {
+        let mut rows = Vec::new();
+        let mut scanned = 0;
+        let mut cur = cursor.and_then(Cursor::store);
+        loop {
+            let page = self
+                .store
+                .page(filter, cur, TITLE_SCAN_CHUNK)
+                .map_err(err)?;
+            for id in page.items {
+                scanned += 1;
+                if let Some(row) = self.row(id)? {
+                    if title_matches(&row.title, &s.query) {
+                        rows.push(row);
+                    }
                 }
-                Ok((rows, page.next.map(Cursor::Store), 0))
             }
-            Some(s) => {
-                debug_assert!(matches!(s.kind, SearchKind::Title | SearchKind::FullText));
-                let mut rows = Vec::new();
-                let mut scanned = 0;
-                let mut cur = cursor.and_then(Cursor::store);
-                loop {
-                    let page = self
-                        .store
-                        .page(&filter, cur, TITLE_SCAN_CHUNK)
-                        .map_err(err)?;
-                    for id in page.items {
-                        scanned += 1;
-                        if let Some(row) = self.row(id)? {
-                            if title_matches(&row.title, &s.query) {
-                                rows.push(row);
-                            }
-                        }
-                    }
-                    cur = page.next;
-                    if cur.is_none() || rows.len() >= PAGE_SIZE || scanned >= TITLE_SCAN_BUDGET {
-                        return Ok((rows, cur.map(Cursor::Store), scanned));
-                    }
-                }
+            cur = page.next;
+            if cur.is_none() || rows.len() >= PAGE_SIZE || scanned >= TITLE_SCAN_BUDGET {
+                return Ok(LoadedPage {
+                    rows,
+                    next: cur.map(Cursor::Store),
+                    scanned,
+                    note: None,
+                });
             }
         }
     }
@@ -246,27 +355,21 @@ impl Worker {
     }
 
     fn saved_searches(&self) -> Result<Vec<SavedSearch>, String> {
-        let tree = self.store.tree(SAVED_TREE).map_err(err)?;
-        let mut out = Vec::new();
-        for kv in tree.iter() {
-            let (k, v) = kv.map_err(err)?;
-            out.push(SavedSearch {
-                name: String::from_utf8_lossy(&k).into_owned(),
-                query: String::from_utf8_lossy(&v).into_owned(),
-            });
-        }
-        Ok(out)
+        Ok(search::saved::list(&self.store)
+            .map_err(err)?
+            .into_iter()
+            .map(|s| SavedSearch {
+                name: s.name,
+                query: s.query,
+            })
+            .collect())
     }
 
     fn save_search(&self, name: &str, query: &str) -> Result<(), String> {
-        let tree = self.store.tree(SAVED_TREE).map_err(err)?;
-        tree.insert(name.as_bytes(), query.as_bytes())
-            .map_err(err)?;
-        tree.flush().map_err(err)?;
-        Ok(())
+        search::saved::save(&self.store, name, query).map_err(err)
     }
 
-    fn article(&self, id: ArticleId) -> Result<Msg, String> {
+    fn article(&self, id: ArticleId, search: Option<&Search>) -> Result<Msg, String> {
         let a = self
             .store
             .get(id)
@@ -274,7 +377,25 @@ impl Worker {
             .ok_or_else(|| "no longer in the store".to_string())?;
         let analysis = self.store.analysis(id).map_err(err)?.unwrap_or_default();
         let flags: Flags = self.store.flags(id).map_err(err)?.unwrap_or_default();
-        Ok(Msg::Article(Box::new((a, analysis, flags))))
+        let matches = match search {
+            Some(s) if s.kind == SearchKind::FullText => self.highlights(&a, &s.query),
+            _ => None,
+        };
+        Ok(Msg::Article(Box::new(Opened {
+            article: a,
+            analysis,
+            flags,
+            matches,
+        })))
+    }
+
+    /// Where the search's words occur in the article, as the engine matches them (whole
+    /// tokens, spelling variants); `None` when the query cannot be compiled.
+    fn highlights(&self, a: &Article, query: &str) -> Option<Vec<Span>> {
+        let engine = self.engine().ok()?;
+        let compiled = engine.compile(&search::parse(query).ok()?).ok()?;
+        let doc = search::Doc::new(a, crate::tokenize::Tokenizer::shared());
+        Some(compiled.highlights(&doc))
     }
 
     /// Reads the incident-tagged articles (newest first, bounded) and buckets them.
@@ -357,6 +478,27 @@ impl Worker {
     }
 }
 
+/// A page of rows as the worker produced it.
+struct LoadedPage {
+    rows: Vec<ListRow>,
+    next: Option<Cursor>,
+    scanned: usize,
+    note: Option<String>,
+}
+
+/// An article to show, with where the search matched it.
+#[derive(Debug)]
+pub struct Opened {
+    /// The article.
+    pub article: Article,
+    /// Its tags and facts.
+    pub analysis: Analysis,
+    /// Read / starred.
+    pub flags: Flags,
+    /// The full-text search's matches, when a search is active.
+    pub matches: Option<Vec<Span>>,
+}
+
 /// Drops commands made pointless by later ones in the same batch: sidebar and timeline
 /// loads beyond the last, and list pages of older generations.
 pub fn coalesce(cmds: Vec<Command>) -> Vec<Command> {
@@ -426,7 +568,10 @@ mod tests {
             page(1),
             Command::LoadSidebar,
             page(2),
-            Command::OpenArticle(ArticleId(3)),
+            Command::OpenArticle {
+                id: ArticleId(3),
+                search: None,
+            },
         ]);
         assert_eq!(out.len(), 3);
         assert!(matches!(out[0], Command::LoadSidebar));

@@ -24,9 +24,9 @@ impl Widget for StatusBar<'_> {
         buf.set_style(area, Style::default().bg(Color::Black));
         if let Some(text) = &app.prompt {
             let hint = if app.full_text {
-                "  Enter search · Esc cancel"
+                "  words \"phrase\" OR -word tag: feed: since: is:unread · Enter · Esc"
             } else {
-                "  title filter (full-text search not built in yet) · Enter · Esc"
+                "  title filter · Enter · Esc"
             };
             let q = clean_line(text);
             let line = Line::from(vec![
