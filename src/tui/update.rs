@@ -988,3 +988,213 @@ fn merge_head(list: &mut super::state::ArticleList, rows: Vec<ListRow>, next: Op
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Analysis, ArticleDraft, FeedId};
+    use crate::tui::state::StatusKind;
+    use chrono::{TimeZone, Utc};
+
+    fn row(id: u64) -> ListRow {
+        ListRow {
+            id: ArticleId(id),
+            published: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
+            feed: "f".into(),
+            title: format!("t{id}"),
+            url: format!("http://127.0.0.1/{id}"),
+            chips: vec![],
+            flags: Flags::default(),
+        }
+    }
+
+    fn page(app: &App, ids: &[u64], mode: PageMode, more: bool) -> Msg {
+        Msg::Page {
+            generation: app.list.generation,
+            mode,
+            rows: ids.iter().map(|&i| row(i)).collect(),
+            next: more.then_some(Cursor::Offset(ids.len())),
+            scanned: 0,
+            note: None,
+        }
+    }
+
+    fn loaded(rows: &[u64]) -> App {
+        let mut app = App::new((120, 40), "t");
+        let _ = start(&mut app);
+        let msg = page(&app, rows, PageMode::Replace, false);
+        let _ = apply(&mut app, msg);
+        app
+    }
+
+    #[test]
+    fn stale_pages_are_dropped() {
+        let mut app = loaded(&[3, 2, 1]);
+        let old = page(&app, &[9], PageMode::Replace, false);
+        let _ = update(&mut app, Action::ToggleUnread); // new generation
+        let _ = apply(&mut app, old);
+        assert!(
+            app.list.rows.is_empty(),
+            "a page of the old query must not show"
+        );
+    }
+
+    #[test]
+    fn new_articles_go_on_top_and_the_selection_stays() {
+        let mut app = loaded(&[3, 2, 1]);
+        let _ = update(&mut app, Action::Down);
+        assert_eq!(app.list.current().unwrap().id, ArticleId(2));
+        let msg = page(&app, &[5, 4, 3, 2, 1], PageMode::Head, false);
+        let _ = apply(&mut app, msg);
+        let ids: Vec<u64> = app.list.rows.iter().map(|r| r.id.0).collect();
+        assert_eq!(ids, vec![5, 4, 3, 2, 1]);
+        assert_eq!(app.list.current().unwrap().id, ArticleId(2));
+    }
+
+    #[test]
+    fn refresh_progress_reloads_only_when_new_articles_arrive() {
+        let mut app = loaded(&[1]);
+        app.can_refresh = true;
+        let cmds = update(&mut app, Action::Refresh);
+        assert!(matches!(cmds.as_slice(), [Command::Refresh]));
+        // A second R while running does not start another.
+        assert!(update(&mut app, Action::Refresh).is_empty());
+        let none = apply(
+            &mut app,
+            Msg::RefreshProgress {
+                done: 1,
+                total: 3,
+                new: 0,
+            },
+        );
+        assert!(none.is_empty());
+        let some = apply(
+            &mut app,
+            Msg::RefreshProgress {
+                done: 2,
+                total: 3,
+                new: 4,
+            },
+        );
+        assert!(some.iter().any(|c| matches!(
+            c,
+            Command::LoadPage {
+                mode: PageMode::Head,
+                ..
+            }
+        )));
+        let _ = apply(&mut app, Msg::RefreshDone("3 feeds, 4 new".into()));
+        assert_eq!(app.refresh, crate::tui::state::Refresh::Idle);
+        assert_eq!(app.status.as_ref().unwrap().text, "3 feeds, 4 new");
+    }
+
+    #[test]
+    fn refresh_without_feeds_says_so() {
+        let mut app = loaded(&[1]);
+        assert!(update(&mut app, Action::Refresh).is_empty());
+        assert_eq!(app.status.as_ref().unwrap().kind, StatusKind::Error);
+    }
+
+    #[test]
+    fn flag_changes_are_optimistic_and_undone_on_failure() {
+        let mut app = loaded(&[1]);
+        let cmds = update(&mut app, Action::ToggleStar);
+        assert!(matches!(cmds.as_slice(), [Command::SetFlags { flags, .. }] if flags.starred));
+        assert!(app.list.rows[0].flags.starred);
+        let _ = apply(
+            &mut app,
+            Msg::FlagsFailed {
+                id: ArticleId(1),
+                previous: Flags::default(),
+                error: "disk full".into(),
+            },
+        );
+        assert!(!app.list.rows[0].flags.starred);
+        assert!(app.status.as_ref().unwrap().text.contains("disk full"));
+    }
+
+    #[test]
+    fn search_prompt_edits_and_cancels() {
+        let mut app = loaded(&[1]);
+        let _ = update(&mut app, Action::StartSearch);
+        for c in "7payx".chars() {
+            let _ = update(&mut app, Action::Input(c));
+        }
+        let _ = update(&mut app, Action::Backspace);
+        assert_eq!(app.prompt.as_deref(), Some("7pay"));
+        let _ = update(&mut app, Action::Back);
+        assert!(app.prompt.is_none() && app.search.is_none());
+        let _ = update(&mut app, Action::StartSearch);
+        let _ = update(&mut app, Action::Input('q'));
+        let cmds = update(&mut app, Action::Open);
+        assert_eq!(app.search.as_ref().unwrap().query, "q");
+        assert!(
+            matches!(cmds.as_slice(), [Command::LoadPage { query, .. }] if query.search.is_some())
+        );
+    }
+
+    #[test]
+    fn opening_an_unread_article_marks_it_read() {
+        let mut app = loaded(&[1]);
+        let article = crate::model::Article {
+            id: ArticleId(1),
+            draft: ArticleDraft {
+                feed: FeedId::new("f"),
+                url: "http://127.0.0.1/1".into(),
+                guid: None,
+                title: "t1".into(),
+                summary: String::new(),
+                body: "本文".into(),
+                published: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
+                fetched: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
+                content_hash: "h".into(),
+            },
+        };
+        let cmds = apply(
+            &mut app,
+            Msg::Article(Box::new(Opened {
+                article,
+                analysis: Analysis::default(),
+                flags: Flags::default(),
+                matches: None,
+            })),
+        );
+        assert!(matches!(cmds.as_slice(), [Command::SetFlags { flags, .. }] if flags.read));
+        assert!(app.list.rows[0].flags.read);
+        assert!(!app.article.as_ref().unwrap().lines.is_empty());
+    }
+
+    #[test]
+    fn timeline_enter_filters_the_bucket() {
+        use crate::tui::state::{IncidentItem, bucketize};
+        let mut app = loaded(&[1]);
+        let _ = update(&mut app, Action::ToggleTimeline);
+        let d = chrono::NaiveDate::from_ymd_opt(2019, 7, 4).unwrap();
+        let data = bucketize(
+            &[IncidentItem {
+                day: d,
+                services: vec![crate::model::TagId::new("7pay")],
+                incidents: vec![crate::model::TagId::new("7pay-2019")],
+            }],
+            Granularity::Week,
+            100,
+        );
+        let _ = apply(&mut app, Msg::Timeline(data));
+        let cmds = update(&mut app, Action::Open);
+        assert_eq!(app.view, View::Reader);
+        assert_eq!(app.filters.tag.as_ref().unwrap().as_str(), "7pay");
+        assert_eq!(
+            app.filters.since,
+            Some(jst_midnight(
+                chrono::NaiveDate::from_ymd_opt(2019, 7, 1).unwrap()
+            ))
+        );
+        assert_eq!(
+            app.filters.until,
+            Some(jst_midnight(
+                chrono::NaiveDate::from_ymd_opt(2019, 7, 8).unwrap()
+            ))
+        );
+        assert!(matches!(cmds.as_slice(), [Command::LoadPage { .. }]));
+    }
+}
