@@ -802,6 +802,10 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
             if let Some(n) = note {
                 app.say(StatusKind::Info, n);
             }
+            let ranked = app
+                .search
+                .as_ref()
+                .is_some_and(|s| s.kind == SearchKind::FullText);
             let list = &mut app.list;
             list.scanned += scanned;
             match mode {
@@ -817,7 +821,7 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
                     list.next = next;
                     list.exhausted = list.next.is_none();
                 }
-                PageMode::Head => merge_head(list, rows, next),
+                PageMode::Head => merge_head(list, rows, next, ranked),
             }
             list.load = Load::Loaded;
             out.extend(more(app));
@@ -961,32 +965,34 @@ fn head_reload(app: &mut App) -> Vec<Command> {
     ]
 }
 
-/// Puts rows of a fresh first page that are not loaded yet on top, keeping the selection on
-/// the same article. When the fresh page does not reach the old top (more new articles than
-/// a page), the list starts over from the fresh page.
-fn merge_head(list: &mut super::state::ArticleList, rows: Vec<ListRow>, next: Option<Cursor>) {
-    let Some(first) = list.rows.first().map(|r| r.id) else {
-        list.rows = rows;
-        list.next = next;
-        list.exhausted = list.next.is_none();
-        return;
+/// Takes in a fresh first page after new articles arrived. New articles can be older than
+/// the top (feeds publish late), so the fresh page replaces every loaded row down to its
+/// last one; older loaded rows stay below it, with their cursor. The selection stays on the
+/// same article. Ranked search results have no date order: their list starts over from
+/// the fresh page.
+fn merge_head(
+    list: &mut super::state::ArticleList,
+    rows: Vec<ListRow>,
+    next: Option<Cursor>,
+    ranked: bool,
+) {
+    let keep = list.current().map(|r| r.id);
+    let order = |r: &ListRow| (r.published, r.id);
+    let tail: Vec<ListRow> = match (rows.last(), next.is_some(), ranked) {
+        (Some(boundary), true, false) => {
+            let b = order(boundary);
+            list.rows.drain(..).filter(|r| order(r) < b).collect()
+        }
+        _ => Vec::new(),
     };
-    match rows.iter().position(|r| r.id == first) {
-        Some(k) => {
-            let fresh: Vec<ListRow> = rows.into_iter().take(k).collect();
-            let n = fresh.len();
-            list.rows.splice(0..0, fresh);
-            list.selected += n;
-            list.offset += n;
-        }
-        None => {
-            let keep = list.current().map(|r| r.id);
-            list.rows = rows;
-            list.next = next;
-            list.exhausted = list.next.is_none();
-            list.selected = keep.and_then(|id| list.position(id)).unwrap_or(0);
-        }
+    if tail.is_empty() {
+        list.next = next;
     }
+    // else: the old cursor continues after the old last row, which is still loaded.
+    list.rows = rows;
+    list.rows.extend(tail);
+    list.exhausted = list.next.is_none();
+    list.selected = keep.and_then(|id| list.position(id)).unwrap_or(0);
 }
 
 #[cfg(test)]
@@ -1049,6 +1055,31 @@ mod tests {
         let ids: Vec<u64> = app.list.rows.iter().map(|r| r.id.0).collect();
         assert_eq!(ids, vec![5, 4, 3, 2, 1]);
         assert_eq!(app.list.current().unwrap().id, ArticleId(2));
+    }
+
+    #[test]
+    fn late_articles_older_than_the_top_are_merged_in_place() {
+        let mut app = loaded(&[]);
+        // Two pages loaded: 10..=1 in steps, newest first; dates follow ids.
+        let first = page(&app, &[10, 8, 6], PageMode::Replace, true);
+        let _ = apply(&mut app, first);
+        let second = page(&app, &[4, 2], PageMode::Append, false);
+        let _ = apply(&mut app, second);
+        app.list.selected = 3; // article 4
+        // A fresh first page now also holds 9 and 7, late arrivals below the top.
+        let mut fresh = page(&app, &[10, 9, 8, 7, 6], PageMode::Head, true);
+        if let Msg::Page { rows, .. } = &mut fresh {
+            for r in rows.iter_mut() {
+                r.published += chrono::Duration::seconds(r.id.0 as i64);
+            }
+        }
+        for r in app.list.rows.iter_mut() {
+            r.published += chrono::Duration::seconds(r.id.0 as i64);
+        }
+        let _ = apply(&mut app, fresh);
+        let ids: Vec<u64> = app.list.rows.iter().map(|r| r.id.0).collect();
+        assert_eq!(ids, vec![10, 9, 8, 7, 6, 4, 2]);
+        assert_eq!(app.list.current().unwrap().id, ArticleId(4));
     }
 
     #[test]
