@@ -137,6 +137,10 @@ impl Widget for ListPane<'_> {
                         dim(),
                     )
                 }
+                Load::Loaded if app.search.is_some() => (
+                    "No matches. / edits the search, c clears it.".to_string(),
+                    dim(),
+                ),
                 Load::Loaded => (
                     "No articles. c clears filters; R fetches feeds.".to_string(),
                     dim(),
