@@ -89,10 +89,18 @@ impl TerminalControl for RealTerminal {
     }
 }
 
-/// Installs a panic hook that restores the terminal before the panic message prints.
+/// The worker thread's name; its panics are caught and shown in the status bar.
+const WORKER_THREAD: &str = "kessai-tui-worker";
+
+/// Installs a panic hook that restores the terminal before the panic message prints. A
+/// panic on the worker thread is caught there and reported in the status bar instead, so
+/// it must neither restore the terminal under the running reader nor print over it.
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some(WORKER_THREAD) {
+            return;
+        }
         restore_terminal();
         previous(info);
     }));
@@ -166,7 +174,6 @@ where
         cmd_tx,
         msg_tx,
         refresher: options.refresh.clone(),
-        store: worker.store().clone(),
     };
     let first = update::start(app);
     dispatch.send(first, terminal, control)?;
@@ -232,7 +239,6 @@ struct Dispatch {
     cmd_tx: mpsc::Sender<Vec<Command>>,
     msg_tx: UnboundedSender<Msg>,
     refresher: Option<Arc<dyn Refresher>>,
-    store: crate::store::Store,
 }
 
 impl Dispatch {
@@ -271,13 +277,12 @@ impl Dispatch {
             let _ = tx.send(Msg::RefreshFailed("no feeds configured".into()));
             return;
         };
-        let store = self.store.clone();
         let progress_tx = tx.clone();
         let progress: Progress = Box::new(move |done, total, new| {
             let _ = progress_tx.send(Msg::RefreshProgress { done, total, new });
         });
         tokio::spawn(async move {
-            let msg = match refresher.refresh(store, progress).await {
+            let msg = match refresher.refresh(progress).await {
                 Ok(summary) => Msg::RefreshDone(summary),
                 Err(e) => Msg::RefreshFailed(format!("{e:#}")),
             };
@@ -294,7 +299,7 @@ fn spawn_worker(
     tx: UnboundedSender<Msg>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
-        .name("kessai-tui-worker".into())
+        .name(WORKER_THREAD.into())
         .spawn(move || {
             while let Ok(mut batch) = rx.recv() {
                 // Take everything queued meanwhile, so a burst of key presses costs one load.
@@ -302,7 +307,15 @@ fn spawn_worker(
                     batch.extend(more);
                 }
                 for cmd in coalesce(batch) {
-                    for msg in worker.execute(cmd) {
+                    let what = format!("{cmd:?}").chars().take(40).collect::<String>();
+                    // A bug in a store request must not take the reader down with it.
+                    let msgs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        worker.execute(cmd)
+                    }))
+                    .unwrap_or_else(|_| {
+                        vec![Msg::Error(format!("internal error while handling {what}…"))]
+                    });
+                    for msg in msgs {
                         if tx.send(msg).is_err() {
                             return;
                         }
