@@ -41,11 +41,10 @@ pub type Progress = Box<dyn Fn(usize, usize, usize) + Send + Sync>;
 /// Something that fetches all feeds into the store (the reader's `R`). It runs on a tokio
 /// task; new articles show up in the reader as it reports progress.
 pub trait Refresher: Send + Sync + 'static {
-    /// Fetches every feed into `store`, calling `progress` as feeds finish; returns a
+    /// Fetches every feed into the store, calling `progress` as feeds finish; returns a
     /// one-line summary for the status bar.
     fn refresh(
         &self,
-        store: Store,
         progress: Progress,
     ) -> Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send>>;
 }
