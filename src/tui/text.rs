@@ -458,4 +458,70 @@ mod tests {
     fn clean_line_joins_lines_with_spaces() {
         assert_eq!(clean_line("a\nb\tc"), "a b c");
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+        use ratatui::style::Style;
+
+        /// Text mixing ASCII words, kana, kanji, full-width forms, combining marks,
+        /// punctuation that kinsoku holds back, and spaces.
+        fn mixed() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("a"),
+                    Just("Pay"),
+                    Just(" "),
+                    Just("決"),
+                    Just("済"),
+                    Just("セ"),
+                    Just("ッ"),
+                    Just("ー"),
+                    Just("。"),
+                    Just("、"),
+                    Just("「"),
+                    Just("」"),
+                    Just("Ｊ"),
+                    Just("e\u{301}"),
+                    Just("1"),
+                    Just("-"),
+                ],
+                0..60,
+            )
+            .prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn truncate_fits_and_is_a_prefix(s in mixed(), max in 0usize..40) {
+                let t = truncate(&s, max);
+                prop_assert!(width(&t) <= max);
+                if t.as_ref() != s.as_str() {
+                    let body = t.strip_suffix(ELLIPSIS).unwrap_or(&t);
+                    prop_assert!(s.starts_with(body));
+                    // Nothing more would have fit: the next grapheme would overflow.
+                    prop_assert!(width(&t) + 2 > max || max == 0);
+                }
+            }
+
+            #[test]
+            fn fit_is_exact(s in mixed(), cells in 0usize..40) {
+                prop_assert_eq!(width(&fit(&s, cells)), cells.max(width(&truncate(&s, cells))));
+            }
+
+            #[test]
+            fn wrap_rows_fit_and_keep_the_text(s in mixed(), max in 2usize..30) {
+                let lines = wrap(&[vec![(s.clone(), Style::default())]], max);
+                let mut joined = String::new();
+                for l in &lines {
+                    let row: String = l.spans.iter().map(|x| x.content.as_ref()).collect();
+                    prop_assert!(width(&row) <= max, "row {:?} wider than {}", row, max);
+                    joined.push_str(&row);
+                }
+                // Only spaces at breaks may go.
+                let squeeze = |x: &str| x.chars().filter(|c| *c != ' ').collect::<String>();
+                prop_assert_eq!(squeeze(&joined), squeeze(&s));
+            }
+        }
+    }
 }
