@@ -759,3 +759,110 @@ async fn event_loop_runs_on_a_test_backend() {
     assert!(screen.contains("* starred"), "{screen}");
     assert!(!screen.contains("Sources & tags"), "{screen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_runs_in_the_background_and_new_articles_appear() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use futures_util::StreamExt;
+    use kessai::config::{Config, FeedConfig, FeedFormat};
+    use kessai::fetch::NetworkScope;
+    use kessai::ingest::Ingest;
+    use kessai::sample::{self, SampleOptions, SampleServer};
+    use kessai::tui::refresh::IngestRefresher;
+    use kessai::tui::run::{NoSuspend, event_loop};
+    use kessai::tui::{Progress, Refresher};
+    use std::sync::Arc;
+
+    // The sample corpus on loopback, one feed per outlet (as `kessai demo` does).
+    let server = SampleServer::start(SampleOptions::default()).unwrap();
+    let feeds = server
+        .outlets()
+        .iter()
+        .filter(|o| !o.test_only)
+        .map(|o| {
+            let mut f = FeedConfig::new(o.id.clone(), server.url(&o.feed));
+            f.format = match o.format {
+                sample::FeedFormat::Rss1 | sample::FeedFormat::Rss2 => FeedFormat::Rss,
+                sample::FeedFormat::Atom => FeedFormat::Atom,
+                sample::FeedFormat::Json => FeedFormat::Json,
+                sample::FeedFormat::HtmlList => FeedFormat::HtmlList,
+            };
+            f
+        })
+        .collect();
+    let mut config = Config::with_feeds(feeds);
+    config.settings.per_host_concurrency = 8;
+    let s = Store::open_temporary().unwrap();
+    kessai::search::register(&s);
+    let ingest = Ingest::new(config, s.clone(), NetworkScope::LoopbackOnly).unwrap();
+
+    // Tell the scripted input when the refresh has finished, so it can quit after that.
+    struct Signal(IngestRefresher, Arc<tokio::sync::Notify>);
+    impl Refresher for Signal {
+        fn refresh(
+            &self,
+            progress: Progress,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<String>> + Send>>
+        {
+            let inner = self.0.refresh(progress);
+            let done = self.1.clone();
+            Box::pin(async move {
+                let r = inner.await;
+                done.notify_one();
+                r
+            })
+        }
+    }
+    let done = Arc::new(tokio::sync::Notify::new());
+    let options = kessai::tui::Options {
+        refresh: Some(Arc::new(Signal(
+            IngestRefresher::new(ingest, s.clone()),
+            done.clone(),
+        ))),
+        ..Default::default()
+    };
+
+    let key = |c: char| Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    let steps: Vec<(Event, bool)> = vec![(key('R'), false), (key('q'), true)];
+    let input = futures_util::stream::iter(steps)
+        .then(move |(ev, after_refresh)| {
+            let done = done.clone();
+            async move {
+                if after_refresh {
+                    // Bounded: the whole corpus ingests in seconds; a minute means a hang.
+                    tokio::time::timeout(std::time::Duration::from_secs(120), done.notified())
+                        .await
+                        .expect("refresh finished");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                Ok::<_, std::io::Error>(ev)
+            }
+        })
+        .boxed();
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    let mut app = kessai::tui::state::App::new((120, 30), "test");
+    let worker = kessai::tui::worker::Worker::new(s.clone(), None);
+    event_loop(
+        &mut terminal,
+        &mut app,
+        worker,
+        input,
+        std::future::pending(),
+        &mut NoSuspend,
+        options,
+    )
+    .await
+    .unwrap();
+    let stored = s.article_count().unwrap();
+    assert!(stored > 100, "the corpus was ingested: {stored}");
+    // The list shows the new articles without a restart, newest first, and the counts too.
+    assert_eq!(app.list.rows.len() as u64, stored.min(200));
+    let status = app
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(status.starts_with("refreshed 8 feeds:"), "{status}");
+    let screen = kessai::tui::buffer_text(terminal.backend().buffer());
+    assert!(screen.contains(&format!("{stored}/{stored}")), "{screen}");
+}

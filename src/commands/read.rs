@@ -2,16 +2,32 @@
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
+use kessai::config::Config;
+use kessai::fetch::NetworkScope;
+use kessai::ingest::Ingest;
 use kessai::store::Store;
-use kessai::tui::{self, Options};
+use kessai::tui::refresh::{IngestRefresher, Unavailable};
+use kessai::tui::{self, Options, Refresher};
 
 /// Opens the store and runs the reader until the user quits.
 pub fn run(global: &super::Global) -> anyhow::Result<ExitCode> {
     let path = global.store_path()?;
     let store =
         Store::open(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    // R fetches the configured feeds. A feeds file that does not load does not keep the
+    // reader closed: R then says what is wrong with it.
+    let refresh: Arc<dyn Refresher> = match Config::discover(global.config.as_deref())
+        .map_err(anyhow::Error::from)
+        .and_then(|c| Ok(Ingest::new(c, store.clone(), NetworkScope::Any)?))
+    {
+        Ok(ingest) => Arc::new(IngestRefresher::new(ingest, store.clone())),
+        Err(e) => Arc::new(Unavailable(format!("{e:#}"))),
+    };
     let options = Options {
+        refresh: Some(refresh),
         store_label: path.display().to_string(),
         ..Options::default()
     };

@@ -10,6 +10,7 @@
 
 pub mod draw;
 pub mod input;
+pub mod refresh;
 pub mod run;
 pub mod state;
 pub mod text;
