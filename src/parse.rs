@@ -5,6 +5,7 @@
 //! pages (sites with no feed) are scraped with per-feed CSS selectors, or by a heuristic
 //! that finds the page's main list of article links.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -323,8 +324,11 @@ pub fn html_fragment_text(html: &str) -> String {
     if !html.contains('<') && !html.contains('&') {
         return squeeze(html);
     }
-    let html = &html[..floor_char_boundary(html, MAX_FRAGMENT_BYTES)];
-    let doc = Html::parse_fragment(html);
+    let html = limit_depth(
+        &html[..floor_char_boundary(html, MAX_FRAGMENT_BYTES)],
+        MAX_HTML_DEPTH,
+    );
+    let doc = Html::parse_fragment(&html);
     let mut out = String::new();
     // An explicit stack keeps deep nesting off the call stack.
     let mut stack = vec![doc.tree.root()];
@@ -370,6 +374,167 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Deepest element nesting handed to the HTML parser. html5ever's scope checks walk the
+/// stack of open elements, so very deep nesting costs quadratic time; real pages stay far
+/// below this.
+pub const MAX_HTML_DEPTH: usize = 256;
+
+/// `html` with every start tag nested deeper than `max_depth` (and its end tag) removed,
+/// keeping all text. Borrowed when nothing is that deep (the usual case). The nesting is
+/// tracked the way browsers mostly do it: void elements do not nest, an unclosed `<p>`,
+/// `<li>`, `<td>` and the like is closed by its next sibling, raw-text elements (script,
+/// style) are skipped whole, and an end tag closes up to its matching start tag.
+pub fn limit_depth(html: &str, max_depth: usize) -> Cow<'_, str> {
+    if !exceeds_depth(html, max_depth) {
+        return Cow::Borrowed(html);
+    }
+    Cow::Owned(walk_tags(html, max_depth, true).1)
+}
+
+fn exceeds_depth(html: &str, max_depth: usize) -> bool {
+    walk_tags(html, max_depth, false).0
+}
+
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "keygen",
+];
+const RAW_TEXT: &[&str] = &["script", "style", "textarea", "title", "xmp", "noscript"];
+/// Start tags that close an open `<p>` (HTML's "close a p element").
+const CLOSES_P: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "details",
+    "div",
+    "dl",
+    "fieldset",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "ul",
+];
+const SELF_CLOSING_SIBLINGS: &[&str] = &[
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "thead", "tbody", "tfoot",
+];
+
+/// One pass over the tags: (whether any tag was deeper than the limit, the limited text
+/// when `emit`).
+fn walk_tags(html: &str, max_depth: usize, emit: bool) -> (bool, String) {
+    let bytes = html.as_bytes();
+    let mut out = String::with_capacity(if emit { html.len() } else { 0 });
+    // Open elements: (lower-case name, whether its tags are kept).
+    let mut stack: Vec<(String, bool)> = Vec::new();
+    let mut exceeded = false;
+    let mut i = 0;
+    let copy = |out: &mut String, s: &str| {
+        if emit {
+            out.push_str(s);
+        }
+    };
+    while i < bytes.len() {
+        let Some(lt) = html[i..].find('<').map(|p| i + p) else {
+            copy(&mut out, &html[i..]);
+            break;
+        };
+        copy(&mut out, &html[i..lt]);
+        let rest = &html[lt..];
+        if rest.starts_with("<!--") {
+            let end = rest.find("-->").map_or(html.len(), |e| lt + e + 3);
+            copy(&mut out, &html[lt..end]);
+            i = end;
+            continue;
+        }
+        let closing = rest.starts_with("</");
+        let name_start = lt + if closing { 2 } else { 1 };
+        let name_len = html[name_start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == ':'))
+            .unwrap_or(html.len() - name_start);
+        if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
+            // "<" that starts no tag ("<!DOCTYPE", "a < b"): plain text to us.
+            let next = if rest.starts_with("<!") || rest.starts_with("<?") {
+                rest.find('>').map_or(html.len(), |e| lt + e + 1)
+            } else {
+                lt + 1
+            };
+            copy(&mut out, &html[lt..next]);
+            i = next;
+            continue;
+        }
+        let name = html[name_start..name_start + name_len].to_ascii_lowercase();
+        let end = html[name_start..]
+            .find('>')
+            .map_or(html.len(), |e| name_start + e + 1);
+        let tag = &html[lt..end];
+        i = end;
+        if closing {
+            if let Some(pos) = stack.iter().rposition(|(n, _)| *n == name) {
+                let kept = stack[pos].1;
+                stack.truncate(pos);
+                if kept {
+                    copy(&mut out, tag);
+                }
+            } else {
+                copy(&mut out, tag);
+            }
+            continue;
+        }
+        if VOID.contains(&name.as_str()) || tag.ends_with("/>") {
+            if stack.len() < max_depth {
+                copy(&mut out, tag);
+            }
+            continue;
+        }
+        if (SELF_CLOSING_SIBLINGS.contains(&name.as_str())
+            && stack.last().is_some_and(|(n, _)| *n == name))
+            || (CLOSES_P.contains(&name.as_str()) && stack.last().is_some_and(|(n, _)| n == "p"))
+        {
+            stack.pop();
+        }
+        let kept = stack.len() < max_depth;
+        exceeded |= !kept;
+        if kept {
+            copy(&mut out, tag);
+        }
+        if RAW_TEXT.contains(&name.as_str()) {
+            // Copy the raw text and its end tag as they are.
+            let close = format!("</{name}");
+            let body_end = html[i..]
+                .to_ascii_lowercase()
+                .find(&close)
+                .map_or(html.len(), |e| i + e);
+            let close_end = html[body_end..]
+                .find('>')
+                .map_or(html.len(), |e| body_end + e + 1);
+            if kept {
+                copy(&mut out, &html[i..close_end]);
+            }
+            i = close_end;
+            continue;
+        }
+        stack.push((name, kept));
+        if !emit && exceeded {
+            return (true, out);
+        }
+    }
+    (exceeded, out)
+}
+
 fn selector(s: &str) -> Result<Selector, ParseError> {
     Selector::parse(s).map_err(|e| ParseError::Selector {
         selector: s.to_string(),
@@ -389,8 +554,11 @@ pub fn parse_list_page(
     if html.trim().is_empty() {
         return Err(ParseError::Empty);
     }
-    let html = &html[..floor_char_boundary(html, limits.max_html_bytes)];
-    let doc = Html::parse_document(html);
+    let html = limit_depth(
+        &html[..floor_char_boundary(html, limits.max_html_bytes)],
+        MAX_HTML_DEPTH,
+    );
+    let doc = Html::parse_document(&html);
     let default = ListSelectors::default();
     let sel = sel.unwrap_or(&default);
     let link_sel = selector(sel.link.as_deref().unwrap_or("a[href]"))?;
@@ -869,6 +1037,26 @@ mod tests {
     }
 
     #[test]
+    fn depth_limit_keeps_text_and_normal_pages() {
+        let normal = "<html><body><div><p>a<p>b<ul><li>x<li>y</ul><br><img src=x><script>if (a<b) {}</script></div></body></html>";
+        assert!(matches!(limit_depth(normal, 5), Cow::Borrowed(_)));
+        let deep = format!("{}text{}", "<div class=a>".repeat(10), "</div>".repeat(10));
+        let limited = limit_depth(&deep, 3);
+        assert_eq!(
+            limited,
+            format!("{}text{}", "<div class=a>".repeat(3), "</div>".repeat(3))
+        );
+        // Many unclosed siblings do not count as nesting.
+        let siblings = format!("<ul>{}</ul>", "<li>item".repeat(1000));
+        assert!(matches!(limit_depth(&siblings, 5), Cow::Borrowed(_)));
+        // Deep nesting inside raw text is not nesting at all.
+        let script = format!("<script>{}</script><p>x</p>", "<div>".repeat(100));
+        assert!(matches!(limit_depth(&script, 5), Cow::Borrowed(_)));
+        let cut = limit_depth("<div><div><div><b>x</b></div>", 2);
+        assert_eq!(cut, "<div><div>x");
+    }
+
+    #[test]
     fn deep_fragment_does_not_overflow() {
         let deep = format!("{}x{}", "<b>".repeat(100_000), "</b>".repeat(100_000));
         let t = html_fragment_text(&deep);
@@ -883,6 +1071,7 @@ mod tests {
             let _ = parse_list_page(&s, &base(), None, chrono_tz::Asia::Tokyo, &limits());
             let _ = check_xml_prolog(&s);
             let _ = parse_loose_date(&s, chrono_tz::Asia::Tokyo);
+            let _ = limit_depth(&s, 3);
         }
     }
 }
