@@ -208,6 +208,8 @@ pub struct ListSelectors {
     pub title: Option<String>,
     /// The date inside an item (optional; `2024年1月5日`, `2024/01/05`, `2024-01-05`).
     pub date: Option<String>,
+    /// The link to the next (older) list page (default: `rel="next"`, or a 次へ link).
+    pub next: Option<String>,
 }
 
 impl ListSelectors {
@@ -217,6 +219,7 @@ impl ListSelectors {
             ("link", self.link.as_deref()),
             ("title", self.title.as_deref()),
             ("date", self.date.as_deref()),
+            ("next", self.next.as_deref()),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -382,6 +385,8 @@ pub struct Limits {
     pub max_body_chars: usize,
     /// Bytes of HTML the extractor parses (longer pages are cut before parsing).
     pub max_html_bytes: usize,
+    /// List pages followed per fetch of an `html-list` feed (page 1 plus older pages).
+    pub max_list_pages: usize,
 }
 
 impl Default for Limits {
@@ -397,6 +402,7 @@ impl Default for Limits {
             max_summary_chars: 2_000,
             max_body_chars: 100_000,
             max_html_bytes: 4 * 1024 * 1024,
+            max_list_pages: 5,
         }
     }
 }
@@ -756,6 +762,7 @@ fn validate_settings(s: &Settings, l: &Limits, problems: &mut Vec<Problem>) {
         ("limits.max_summary_chars", l.max_summary_chars as u64),
         ("limits.max_body_chars", l.max_body_chars as u64),
         ("limits.max_html_bytes", l.max_html_bytes as u64),
+        ("limits.max_list_pages", l.max_list_pages as u64),
     ] {
         if v == 0 {
             bad(format!("{name} must be at least 1"));

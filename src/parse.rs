@@ -47,6 +47,8 @@ pub struct ParsedFeed {
     pub over_limit: usize,
     /// Items dropped because they repeated an earlier item's GUID or link.
     pub repeated: usize,
+    /// The next (older) page of a list page, when it links one.
+    pub next_page: Option<String>,
 }
 
 /// Why a body could not be read as a feed.
@@ -564,6 +566,7 @@ pub fn parse_list_page(
     let link_sel = selector(sel.link.as_deref().unwrap_or("a[href]"))?;
     let title_sel = sel.title.as_deref().map(selector).transpose()?;
     let date_sel = sel.date.as_deref().map(selector).transpose()?;
+    let next_page = find_next_page(&doc, base, sel.next.as_deref())?;
     let items: Vec<ElementRef<'_>> = match sel.item.as_deref() {
         Some(s) => doc.select(&selector(s)?).collect(),
         None => main_list_items(&doc),
@@ -575,6 +578,7 @@ pub fn parse_list_page(
         .filter(|t| !t.is_empty());
     let mut out = ParsedFeed {
         title,
+        next_page,
         ..ParsedFeed::default()
     };
     let mut seen = Seen::default();
@@ -624,6 +628,45 @@ pub fn parse_list_page(
     Ok(out)
 }
 
+/// The next-page link: the feed's `next` selector, else `rel="next"`, else a link whose
+/// whole text is 次へ / 次のページ / Next and the like.
+fn find_next_page(
+    doc: &Html,
+    base: &Url,
+    next: Option<&str>,
+) -> Result<Option<String>, ParseError> {
+    let href_of = |e: ElementRef<'_>| e.value().attr("href").and_then(|h| absolute_http(h, base));
+    if let Some(s) = next {
+        return Ok(doc.select(&selector(s)?).find_map(href_of));
+    }
+    if let Ok(rel) = Selector::parse("link[rel~=next][href], a[rel~=next][href]")
+        && let Some(h) = doc.select(&rel).find_map(href_of)
+    {
+        return Ok(Some(h));
+    }
+    let Ok(a) = Selector::parse("a[href]") else {
+        return Ok(None);
+    };
+    Ok(doc
+        .select(&a)
+        .filter(|e| {
+            let t = element_text(e);
+            let t = t.trim_matches(|c: char| c.is_whitespace() || "<>＜＞«»›‹→".contains(c));
+            matches!(
+                t,
+                "次へ"
+                    | "次のページ"
+                    | "次ページ"
+                    | "次の20件"
+                    | "Next"
+                    | "next"
+                    | "NEXT"
+                    | "過去の記事"
+            )
+        })
+        .find_map(href_of))
+}
+
 fn element_text(e: &ElementRef<'_>) -> String {
     squeeze(&e.text().collect::<String>())
 }
@@ -649,7 +692,7 @@ fn main_list_items<'a>(doc: &'a Html) -> Vec<ElementRef<'a>> {
         let score = list_children(el)
             .filter(|c| titled_link(c).is_some())
             .count();
-        if score >= 2 && best.is_none_or(|(s, _)| score > s) {
+        if score >= 1 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, el));
         }
     }
@@ -975,6 +1018,20 @@ mod tests {
             "2020-09-07T15:00:00+00:00"
         );
         assert_eq!(f.title.as_deref(), Some("週刊金融新報 ニュース"));
+        assert_eq!(f.next_page, None);
+        let with_next = LIST.replace(
+            "</ul>\n<div class=\"side\">",
+            "</ul><div class=\"pager\"><a href=\"index_2.html\">次へ &gt;&gt;</a></div>\n<div class=\"side\">",
+        );
+        let f =
+            parse_list_page(&with_next, &base, None, chrono_tz::Asia::Tokyo, &limits()).unwrap();
+        assert_eq!(
+            f.next_page.as_deref(),
+            Some("http://127.0.0.1:9/kinyu-shimbun/news/index_2.html")
+        );
+        let rel = LIST.replace("<title>", "<link rel=\"next\" href=\"/p2\"><title>");
+        let f = parse_list_page(&rel, &base, None, chrono_tz::Asia::Tokyo, &limits()).unwrap();
+        assert_eq!(f.next_page.as_deref(), Some("http://127.0.0.1:9/p2"));
     }
 
     #[test]
@@ -985,6 +1042,7 @@ mod tests {
             link: Some("a".into()),
             title: None,
             date: Some("span.nodate".into()),
+            next: None,
         };
         let f =
             parse_list_page(LIST, &base, Some(&sel), chrono_tz::Asia::Tokyo, &limits()).unwrap();
@@ -1008,6 +1066,40 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ParseError::NotAFeed(_)));
+    }
+
+    #[test]
+    fn corpus_list_pages_paginate() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/corpus/sites/kinyu-shimbun/news");
+        let page = |name: &str| {
+            let bytes = std::fs::read(root.join(name)).unwrap();
+            let text =
+                crate::charset::decode(&bytes, Some("text/html"), crate::charset::DocKind::Html)
+                    .unwrap()
+                    .text
+                    .replace("{{BASE}}", "http://127.0.0.1:9");
+            let base =
+                Url::parse(&format!("http://127.0.0.1:9/kinyu-shimbun/news/{name}")).unwrap();
+            parse_list_page(&text, &base, None, chrono_tz::Asia::Tokyo, &limits()).unwrap()
+        };
+        let p1 = page("index.html");
+        assert_eq!(p1.items.len(), 20);
+        assert!(p1.items.iter().all(|i| {
+            i.published.is_some()
+                && i.link
+                    .as_deref()
+                    .unwrap()
+                    .contains("/kinyu-shimbun/articles/")
+        }));
+        assert_eq!(
+            p1.next_page.as_deref(),
+            Some("http://127.0.0.1:9/kinyu-shimbun/news/index_2.html")
+        );
+        let p2 = page("index_2.html");
+        assert_eq!(p2.items.len(), 1);
+        assert_eq!(p2.next_page, None);
+        assert!(p2.items[0].title.contains("コインチェック"));
     }
 
     #[test]
