@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub mod about;
+pub mod demo;
+pub mod export;
+pub mod feeds;
+pub mod fetch;
 pub mod store;
 pub mod tag;
 
