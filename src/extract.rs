@@ -541,7 +541,16 @@ fn dropped_subtrees(doc: &Html) -> HashSet<NodeId> {
     let mut chars = vec![0usize; order.len()];
     let mut link_chars = vec![0usize; order.len()];
     let mut nodes = vec![1usize; order.len()];
+    let mut paragraphs = vec![0usize; order.len()];
     for (i, id) in order.iter().enumerate() {
+        if doc
+            .tree
+            .get(*id)
+            .and_then(|n| n.value().as_element().map(|e| e.name() == "p"))
+            .unwrap_or(false)
+        {
+            paragraphs[i] = 1;
+        }
         if let Some(Node::Text(t)) = doc.tree.get(*id).map(|n| n.value()) {
             chars[i] = t.chars().filter(|c| !c.is_whitespace()).count();
         }
@@ -550,6 +559,7 @@ fn dropped_subtrees(doc: &Html) -> HashSet<NodeId> {
         if let Some(p) = parent_of[i] {
             chars[p] += chars[i];
             nodes[p] += nodes[i];
+            paragraphs[p] += paragraphs[i];
             let is_link = doc
                 .tree
                 .get(order[i])
@@ -558,7 +568,13 @@ fn dropped_subtrees(doc: &Html) -> HashSet<NodeId> {
             link_chars[p] += if is_link { chars[i] } else { link_chars[i] };
         }
     }
+    // Whether a node is inside (or is) a dropped subtree; parents precede children.
+    let mut inside_dropped = vec![false; order.len()];
     for (i, id) in order.iter().enumerate() {
+        if parent_of[i].is_some_and(|p| inside_dropped[p]) {
+            inside_dropped[i] = true;
+            continue;
+        }
         let Some(node) = doc.tree.get(*id) else {
             continue;
         };
@@ -567,6 +583,7 @@ fn dropped_subtrees(doc: &Html) -> HashSet<NodeId> {
         };
         if DROP_TAGS.contains(&el.name()) || has_drop_word(el) {
             dropped.insert(*id);
+            inside_dropped[i] = true;
             continue;
         }
         // A short, small element whose text is a boilerplate heading: drop the smallest
@@ -586,15 +603,25 @@ fn dropped_subtrees(doc: &Html) -> HashSet<NodeId> {
                 break;
             }
         }
-        if j == i || parent_of[j].is_none() {
+        let structural = doc
+            .tree
+            .get(order[j])
+            .and_then(|n| {
+                n.value()
+                    .as_element()
+                    .map(|e| matches!(e.name(), "html" | "body" | "main" | "article"))
+            })
+            .unwrap_or(true);
+        if j == i || parent_of[j].is_none() || structural {
             continue;
         }
-        // Only a block of links or a short blurb goes; a block with real text around the
-        // heading may be the article itself.
+        // Only a block of links, or a short blurb without paragraphs, goes: a block with
+        // real text around the heading may be the article itself.
         let rest = chars[j] - chars[i];
         let linky = link_chars[j] * 2 >= rest;
-        if linky || rest <= 100 {
+        if linky || (rest <= 100 && paragraphs[j] == 0) {
             dropped.insert(order[j]);
+            // Its descendants are now inside a dropped subtree; later headings in it are moot.
         }
     }
     dropped
@@ -895,6 +922,16 @@ mod tests {
             t,
             format!("{P1}\n\n{P2}\n\n二行目は改行のあとに続く文です。")
         );
+    }
+
+    #[test]
+    fn a_short_article_next_to_a_related_heading_survives() {
+        let html = format!(
+            "<html><body><div class=\"article-body\"><p>{P1}</p><p>{P2}</p></div><aside class=\"related\"><h2>関連記事</h2></aside><div><h3>PR</h3></div></body></html>"
+        );
+        assert_eq!(ex(&html).text, format!("{P1}\n\n{P2}"));
+        let bare = format!("<body><h2>関連記事</h2><p>{P3}</p></body>");
+        assert_eq!(ex(&bare).text, P3);
     }
 
     #[test]

@@ -323,6 +323,10 @@ impl Fetcher {
             .redirect(policy)
             .connect_timeout(limits.connect_timeout())
             .pool_max_idle_per_host(settings.per_host_concurrency.max(1))
+            // A fetch run is a burst: keep connections for its duration, not 90 s. Servers
+            // that park a thread per open connection (tiny_http among them) otherwise starve
+            // new connections while ours sit idle in the pool.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| FetchError::Http {
                 url: String::new(),

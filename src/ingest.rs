@@ -257,10 +257,13 @@ impl Ingest {
         let mut report = FeedReport::new(feed);
         let id = feed.id();
         let attempt_at = Utc::now();
-        let mut state = match self.store.feed_state(&id) {
+        let store = self.store.clone();
+        let fid = id.clone();
+        let state = blocking(move || Ok(store.feed_state(&fid)?)).await;
+        let mut state = match state {
             Ok(s) => s.unwrap_or_default(),
             Err(e) => {
-                report.outcome = FeedOutcome::Failed(IngestError::Store(e).to_string());
+                report.outcome = FeedOutcome::Failed(e.to_string());
                 report.elapsed = started.elapsed();
                 return report;
             }
@@ -274,12 +277,18 @@ impl Ingest {
                 report.outcome = FeedOutcome::Failed(reason);
             }
         }
-        if let Err(e) = self.store.set_feed_state(&id, &state) {
-            report.notes.push(format!("feed state not saved: {e}"));
-        }
-        // Durable before anyone is told: the report line says these articles are stored.
-        if let Err(e) = self.store.flush() {
-            report.outcome = FeedOutcome::Failed(IngestError::Store(e).to_string());
+        let store = self.store.clone();
+        let saved = blocking(move || {
+            let state_result = store.set_feed_state(&id, &state);
+            // Durable before anyone is told: the report line says these articles are stored.
+            store.flush()?;
+            Ok(state_result)
+        })
+        .await;
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => report.notes.push(format!("feed state not saved: {e}")),
+            Err(e) => report.outcome = FeedOutcome::Failed(e.to_string()),
         }
         report.elapsed = started.elapsed();
         report
@@ -452,22 +461,30 @@ impl Ingest {
     ) -> Result<usize, IngestError> {
         report.items += items.len();
         let id = feed.id();
-        let mut fresh = Vec::new();
-        for item in items {
-            let Some(link) = item.link.as_deref() else {
-                report.skipped += 1;
-                continue;
-            };
-            let Ok(url) = normalize::canonical_url(link) else {
-                report.skipped += 1;
-                continue;
-            };
-            if self.store.known(&id, &url, item.guid.as_deref())?.is_some() {
-                report.duplicate += 1;
-                continue;
+        let store = self.store.clone();
+        let fid = id.clone();
+        let (fresh, skipped, known) = blocking(move || {
+            let (mut fresh, mut skipped, mut known) = (Vec::new(), 0, 0);
+            for item in items {
+                let url = item
+                    .link
+                    .as_deref()
+                    .and_then(|l| normalize::canonical_url(l).ok());
+                let Some(url) = url else {
+                    skipped += 1;
+                    continue;
+                };
+                if store.known(&fid, &url, item.guid.as_deref())?.is_some() {
+                    known += 1;
+                } else {
+                    fresh.push(item);
+                }
             }
-            fresh.push(item);
-        }
+            Ok((fresh, skipped, known))
+        })
+        .await?;
+        report.skipped += skipped;
+        report.duplicate += known;
         let n_fresh = fresh.len();
         if fresh.is_empty() {
             return Ok(0);
@@ -561,7 +578,8 @@ impl Ingest {
                 skipped.len()
             ));
         }
-        let results = self.store.insert_many(drafts)?;
+        let store = self.store.clone();
+        let results = blocking(move || Ok(store.insert_many(drafts)?)).await?;
         for r in results {
             match r {
                 Ok(Inserted::New(_)) => report.new += 1,
@@ -598,6 +616,16 @@ impl Ingest {
         .await
         .map_err(|e| IngestError::Task(e.to_string()))?
     }
+}
+
+/// Runs a store operation on a blocking thread: sled calls (and flushes above all) may wait
+/// on the disk, and must not stall the runtime threads that drive every feed's sockets.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, IngestError> + Send + 'static,
+) -> Result<T, IngestError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))?
 }
 
 fn note_limits(parsed: &ParsedFeed, config: &Config, report: &mut FeedReport) {
