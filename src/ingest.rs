@@ -160,6 +160,8 @@ pub struct Ingest {
     store: Store,
     tagger: &'static Tagger,
     cpu: Arc<Semaphore>,
+    in_flight: Arc<Semaphore>,
+    flusher: Arc<GroupFlush>,
 }
 
 impl Ingest {
@@ -167,15 +169,20 @@ impl Ingest {
     /// contacted (the demo and the tests use loopback only).
     pub fn new(config: Config, store: Store, scope: NetworkScope) -> Result<Ingest, FetchError> {
         let fetcher = Fetcher::new(&config.settings, &config.limits, scope)?;
+        let concurrency = config.settings.concurrency;
         // CPU-heavy steps (HTML parsing, extraction, tagging) run on blocking threads, no
         // more at once than there are cores, which also bounds the memory they hold.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Ingest {
             config: Arc::new(config),
             fetcher,
+            flusher: Arc::new(GroupFlush::new(store.clone())),
             store,
             tagger: Tagger::shared(),
             cpu: Arc::new(Semaphore::new(cores)),
+            // Feeds between "fetch started" and "stored": enough to keep the network and
+            // the cores busy, few enough that memory does not grow with the feed count.
+            in_flight: Arc::new(Semaphore::new(feeds_in_flight(concurrency))),
         })
     }
 
@@ -200,7 +207,10 @@ impl Ingest {
                 let handle = tokio::spawn({
                     let this = this.clone();
                     let feed = feed.clone();
-                    async move { this.feed(&feed).await }
+                    async move {
+                        let _slot = this.in_flight.acquire().await;
+                        this.feed(&feed).await
+                    }
                 });
                 let report = match handle.await {
                     Ok(r) => r,
@@ -230,8 +240,12 @@ impl Ingest {
         feeds: &[FeedConfig],
         progress: Option<Progress>,
     ) -> std::io::Result<FetchReport> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Few threads: the work is CPU-bound past the network, and every extra thread gets
+        // its own malloc arena, which shows up as memory.
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(cores.min(4))
+            .max_blocking_threads(cores * 4)
             .enable_all()
             .build()?;
         Ok(rt.block_on(self.run(feeds, progress)))
@@ -278,17 +292,16 @@ impl Ingest {
             }
         }
         let store = self.store.clone();
-        let saved = blocking(move || {
-            let state_result = store.set_feed_state(&id, &state);
-            // Durable before anyone is told: the report line says these articles are stored.
-            store.flush()?;
-            Ok(state_result)
-        })
-        .await;
+        let saved = blocking(move || Ok(store.set_feed_state(&id, &state))).await;
         match saved {
             Ok(Ok(())) => {}
             Ok(Err(e)) => report.notes.push(format!("feed state not saved: {e}")),
             Err(e) => report.outcome = FeedOutcome::Failed(e.to_string()),
+        }
+        // Durable before anyone is told: the report line says these articles are stored.
+        // Feeds finishing together share one flush.
+        if let Err(e) = self.flusher.flush().await {
+            report.outcome = FeedOutcome::Failed(e.to_string());
         }
         report.elapsed = started.elapsed();
         report
@@ -618,6 +631,51 @@ impl Ingest {
     }
 }
 
+/// How many feeds may be in progress at once for a given fetch concurrency.
+fn feeds_in_flight(concurrency: usize) -> usize {
+    concurrency.saturating_mul(2).clamp(4, 64)
+}
+
+/// Flushes shared by everyone who asked while one was running: each caller returns once a
+/// flush that started after its call has finished, so its earlier writes are durable, and
+/// feeds that finish together cost one fsync instead of one each.
+struct GroupFlush {
+    store: Store,
+    /// Tickets handed out; a ticket is taken after the caller's writes.
+    requested: std::sync::atomic::AtomicU64,
+    /// The highest ticket a finished flush covers. The lock also makes flushes one at a time.
+    flushed: tokio::sync::Mutex<u64>,
+    /// Flushes actually run.
+    runs: std::sync::atomic::AtomicU64,
+}
+
+impl GroupFlush {
+    fn new(store: Store) -> GroupFlush {
+        GroupFlush {
+            store,
+            requested: std::sync::atomic::AtomicU64::new(0),
+            flushed: tokio::sync::Mutex::new(0),
+            runs: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    async fn flush(&self) -> Result<(), IngestError> {
+        use std::sync::atomic::Ordering;
+        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut flushed = self.flushed.lock().await;
+        if *flushed >= ticket {
+            return Ok(());
+        }
+        // Everyone who has a ticket now wrote before this flush starts.
+        let covers = self.requested.load(Ordering::SeqCst);
+        let store = self.store.clone();
+        blocking(move || Ok(store.flush()?)).await?;
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        *flushed = covers;
+        Ok(())
+    }
+}
+
 /// Runs a store operation on a blocking thread: sled calls (and flushes above all) may wait
 /// on the disk, and must not stall the runtime threads that drive every feed's sockets.
 async fn blocking<T: Send + 'static>(
@@ -665,6 +723,33 @@ pub fn select_feeds(config: &Config, names: &[String]) -> Result<Vec<FeedConfig>
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn concurrent_flush_requests_share_flushes() {
+        let store = Store::open_temporary().unwrap();
+        let gf = Arc::new(GroupFlush::new(store));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let calls: Vec<_> = (0..40)
+                .map(|_| {
+                    let gf = gf.clone();
+                    tokio::spawn(async move { gf.flush().await })
+                })
+                .collect();
+            for c in calls {
+                c.await.unwrap().unwrap();
+            }
+        });
+        let runs = gf.runs.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..40).contains(&runs), "{runs} flushes for 40 requests");
+        // A request after everything settled still gets a flush of its own.
+        rt.block_on(gf.flush()).unwrap();
+        assert_eq!(gf.runs.load(std::sync::atomic::Ordering::SeqCst), runs + 1);
+    }
 
     #[test]
     fn select_feeds_by_name() {
