@@ -138,7 +138,7 @@ fn for_each_group(text: &str, mut f: impl FnMut(usize, usize, &str)) {
 
 /// Characters that NFKC may compose with the character before them.
 fn joins_previous(c: char) -> bool {
-    if c.is_ascii() {
+    if c.is_ascii() || is_stable(c) {
         return false;
     }
     matches!(c, '\u{FF9E}' | '\u{FF9F}' | '\u{3099}' | '\u{309A}')
@@ -150,11 +150,31 @@ fn is_variation_selector(c: char) -> bool {
     matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
 }
 
+/// Characters NFKC leaves alone and folding keeps: kana, the long-vowel mark, CJK
+/// ideographs, Japanese punctuation and brackets. Most of a Japanese text, so it skips the
+/// normaliser.
+fn is_stable(c: char) -> bool {
+    matches!(c,
+        '\u{3001}'..='\u{301B}' // 、。〃 and brackets (not 〜 U+301C)
+        | '\u{3041}'..='\u{3096}' // hiragana (not the combining marks)
+        | '\u{309D}'..='\u{309E}'
+        | '\u{30A1}'..='\u{30FE}' // katakana, ・, ー
+        | '\u{4E00}'..='\u{9FFF}' // CJK unified ideographs
+        | '\u{3400}'..='\u{4DBF}')
+}
+
 /// Folds one character group onto `out`.
 fn fold_group_into(group: &str, out: &mut String) {
     if group.is_ascii() {
         out.extend(group.chars().map(|c| c.to_ascii_lowercase()));
         return;
+    }
+    let mut chars = group.chars();
+    if let (Some(c), None) = (chars.next(), chars.next()) {
+        if is_stable(c) {
+            out.push(c);
+            return;
+        }
     }
     for c in group.nfkc() {
         match c {
@@ -170,7 +190,16 @@ fn fold_group_into(group: &str, out: &mut String) {
 
 /// Whether a token carries no word: only whitespace, punctuation and symbols.
 fn is_wordless(s: &str) -> bool {
-    !s.chars().any(char::is_alphanumeric)
+    !s.chars().any(|c| {
+        if c.is_ascii() {
+            c.is_ascii_alphanumeric()
+        } else if is_stable(c) {
+            // Kana and ideographs are letters; the CJK punctuation block and ・ are not.
+            !matches!(c, '\u{3001}'..='\u{301B}' | '\u{30FB}')
+        } else {
+            c.is_alphanumeric()
+        }
+    })
 }
 
 /// The lindera segmenter with the domain user dictionary.
@@ -250,7 +279,11 @@ impl Tokenizer {
         if text.is_empty() {
             return Vec::new();
         }
-        let folded = Folded::new(text);
+        self.terms_of(&Folded::new(text))
+    }
+
+    /// [`Tokenizer::terms`] of an already folded text (offsets into its original text).
+    pub fn terms_of(&self, folded: &Folded) -> Vec<Term> {
         let mut terms = Vec::new();
         let tokens = LATTICE.with(|lattice| match lattice.try_borrow_mut() {
             Ok(mut lattice) => self

@@ -415,6 +415,34 @@ mod cli {
     }
 
     #[test]
+    fn tag_uses_the_users_taxonomy_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("taxonomy.toml");
+        std::fs::write(
+            &file,
+            "[[entry]]\nid = \"toyota-wallet\"\nfamily = \"service\"\nlabel_ja = \"TOYOTA Wallet\"\nlabel_en = \"TOYOTA Wallet\"\nvariants = [\"TOYOTA Wallet\", \"トヨタウォレット\"]\n",
+        )
+        .expect("write");
+        kessai()
+            .env("KESSAI_TAXONOMY", &file)
+            .args(["tag", "-", "--format", "text"])
+            .write_stdin("ＴＯＹＯＴＡ　Ｗａｌｌｅｔで不正利用が発生した。")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("toyota-wallet"))
+            .stdout(predicate::str::contains("fraudulent-use"));
+        std::fs::write(&file, "[[entry]]\nid = \"x\"\nfamily = \"planet\"\n").expect("write");
+        kessai()
+            .env("KESSAI_TAXONOMY", &file)
+            .args(["tag", "-"])
+            .write_stdin("7pay")
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("unknown family"))
+            .stderr(predicate::str::is_match("^kessai: [^\n]*\n$").expect("regex"));
+    }
+
+    #[test]
     fn tag_errors_are_one_line() {
         kessai()
             .args(["tag", "/nonexistent/article.html"])

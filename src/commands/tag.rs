@@ -70,7 +70,7 @@ pub fn run(args: &TagArgs) -> anyhow::Result<ExitCode> {
         fetched: Utc::now(),
         content_hash: String::new(),
     };
-    let tagger = Tagger::shared();
+    let tagger = Tagger::configured().context("loading the taxonomy")?;
     let analysis = tagger.analyze(&draft);
     let report = Report::new(tagger, &draft, published, &analysis);
     let out = match args.format {
