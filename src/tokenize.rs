@@ -311,17 +311,23 @@ impl Tokenizer {
             return terms;
         };
         for (s, e) in tokens {
-            let Some(norm) = folded.text.get(s..e) else {
+            let Some(token) = folded.text.get(s..e) else {
                 continue;
             };
-            if is_wordless(norm) {
-                continue;
+            // IPADIC groups unknown katakana across the middle dot (キャッシュレス・ビジョン is
+            // one unknown word): the parts are the words.
+            let mut part_start = s;
+            for part in token.split('・') {
+                let part_end = part_start + part.len();
+                if !part.is_empty() && !is_wordless(part) {
+                    terms.push(Term {
+                        norm: part.to_string(),
+                        start: folded.start(part_start),
+                        end: folded.end(part_end),
+                    });
+                }
+                part_start = part_end + '・'.len_utf8();
             }
-            terms.push(Term {
-                norm: norm.to_string(),
-                start: folded.start(s),
-                end: folded.end(e),
-            });
         }
         terms
     }
@@ -340,8 +346,9 @@ impl Tokenizer {
     }
 }
 
-/// Every spelling variant in a taxonomy TOML text (the strings of every `variants` and
-/// `terms` array, at any depth).
+/// Every spelling variant in a taxonomy TOML text (the strings of every `variants` array,
+/// at any depth). Context and rule words stay out: they match as token sequences anyway,
+/// and whole tokens such as キャッシュレス決済 would hide キャッシュレス from search.
 pub fn user_dictionary_terms(taxonomy_toml: &str) -> Vec<String> {
     fn walk(value: &toml::Value, key: Option<&str>, out: &mut Vec<String>) {
         match value {
@@ -349,7 +356,7 @@ pub fn user_dictionary_terms(taxonomy_toml: &str) -> Vec<String> {
             toml::Value::Array(a) => {
                 for v in a {
                     match v {
-                        toml::Value::String(s) if matches!(key, Some("variants" | "terms")) => {
+                        toml::Value::String(s) if matches!(key, Some("variants")) => {
                             out.push(s.clone())
                         }
                         other => walk(other, key, out),
@@ -462,6 +469,19 @@ mod tests {
         assert!(!norms("東京都").contains(&"京都".to_string()));
         assert!(norms("京都府").contains(&"京都".to_string()));
         assert!(!norms("ペイントを塗る").contains(&"ペイ".to_string()));
+    }
+
+    #[test]
+    fn middle_dot_separates_words() {
+        let text = "「キャッシュレス・ビジョン」を公表";
+        let terms = Tokenizer::shared().terms(text);
+        let words: Vec<&str> = terms.iter().map(|t| t.norm.as_str()).collect();
+        assert!(
+            words.starts_with(&["キャッシュレス", "ビジョン"]),
+            "{words:?}"
+        );
+        assert_eq!(&text[terms[1].start..terms[1].end], "ビジョン");
+        assert!(norms("ｷｬｯｼｭﾚｽ･ﾋﾞｼﾞｮﾝ").starts_with(&["キャッシュレス".to_string()]));
     }
 
     #[test]
