@@ -64,7 +64,15 @@ pub enum NormalizeError {
 
 /// NFKC, control characters removed, whitespace collapsed to single spaces, one line.
 pub fn normalize_line(s: &str) -> String {
-    let nfkc: String = s.nfkc().collect();
+    // Most Japanese text is already NFKC (kana, kanji, ASCII): the quick check skips the
+    // decomposition and recomposition for it.
+    let nfkc: std::borrow::Cow<'_, str> = if unicode_normalization::is_nfkc_quick(s.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(s.nfkc().collect())
+    };
     let mut out = String::with_capacity(nfkc.len());
     let mut space = false;
     for c in nfkc.chars() {
@@ -206,6 +214,11 @@ pub fn make_draft(
 mod tests {
     use super::*;
 
+    /// normalize_line of the text after a full NFKC pass (NFKC is idempotent).
+    fn normalize_line_full(nfkc: &str) -> String {
+        normalize_line(nfkc)
+    }
+
     #[test]
     fn nfkc_and_whitespace() {
         assert_eq!(normalize_line("Ｊ－Ｃｏｉｎ　Ｐａｙ"), "J-Coin Pay");
@@ -339,6 +352,9 @@ mod tests {
             let paras = normalize_paragraphs(&s);
             proptest::prop_assert!(!paras.chars().any(|c| c.is_control() && c != '\n'));
             let _ = canonical_url(&s);
+            // The quick path gives exactly what a full NFKC pass gives.
+            let full: String = s.nfkc().collect();
+            proptest::prop_assert_eq!(normalize_line(&s), normalize_line_full(&full));
         }
     }
 }
