@@ -249,6 +249,8 @@ fn connection(
     not_modified: &AtomicUsize,
 ) -> std::io::Result<()> {
     sock.set_nonblocking(false)?;
+    // One write per response and no Nagle: otherwise a delayed ACK costs ~40 ms a request.
+    sock.set_nodelay(true)?;
     sock.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(sock.try_clone()?);
     let mut writer = sock;
