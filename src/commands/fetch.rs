@@ -45,7 +45,9 @@ pub fn run(args: &FetchArgs, global: &super::Global) -> anyhow::Result<ExitCode>
     let store = Store::open(&store_path)
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
     let feeds = select_feeds(&config, &args.feeds).map_err(anyhow::Error::msg)?;
-    let ingest = Ingest::new(config, store, NetworkScope::Any)?;
+    // The built-in taxonomy plus the user's taxonomy.toml, as `kessai tag` and `retag` use.
+    let tagger = kessai::tag::Tagger::configured().context("loading the taxonomy")?;
+    let ingest = Ingest::new(config, store, NetworkScope::Any)?.with_tagger(tagger);
     let feeds = if args.due {
         ingest.due_feeds(chrono::Utc::now())?
     } else {
