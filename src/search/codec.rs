@@ -116,8 +116,7 @@ impl Postings {
     /// Appends one posting (ids must come in ascending order).
     pub fn push(&mut self, id: u64, fields: &[Vec<u32>; 3]) {
         self.ids.push(id);
-        self.counts
-            .push([0, 1, 2].map(|f| fields[f].len() as u32));
+        self.counts.push([0, 1, 2].map(|f| fields[f].len() as u32));
         self.starts.push(self.positions.len() as u32);
         for positions in fields {
             self.positions.extend_from_slice(positions);

@@ -352,7 +352,9 @@ impl Doc {
 
     /// Whether any of the leaf's token sequences occurs in one field.
     pub fn contains(&self, leaf: &TextLeaf) -> bool {
-        leaf.alternatives.iter().any(|alt| self.starts(alt).next().is_some())
+        leaf.alternatives
+            .iter()
+            .any(|alt| self.starts(alt).next().is_some())
     }
 
     /// Occurrences of the leaf as spans (field, byte range of the whole sequence).
@@ -402,5 +404,158 @@ pub fn field_index(field: Field) -> usize {
         Field::Title => 0,
         Field::Lead => 1,
         Field::Body => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ArticleDraft, ArticleId, TagHit};
+    use crate::search::query::parse;
+
+    fn article(title: &str, body: &str, published: &str) -> Article {
+        Article {
+            id: ArticleId(1),
+            draft: ArticleDraft {
+                feed: FeedId::new("paysec"),
+                url: "http://127.0.0.1/a".into(),
+                guid: None,
+                title: title.into(),
+                summary: String::new(),
+                body: body.into(),
+                published: DateTime::parse_from_rfc3339(published)
+                    .unwrap()
+                    .with_timezone(&Utc),
+                fetched: Utc::now(),
+                content_hash: "h".into(),
+            },
+        }
+    }
+
+    fn tagged(ids: &[(&str, Family)]) -> Analysis {
+        Analysis {
+            tags: ids
+                .iter()
+                .map(|(id, family)| TagHit {
+                    tag: TagId::new(*id),
+                    family: *family,
+                    count: 1,
+                    spans: vec![],
+                })
+                .collect(),
+            ..Analysis::default()
+        }
+    }
+
+    fn hits(q: &str, a: &Article, an: &Analysis, flags: Flags) -> bool {
+        let c = Compiled::new(&parse(q).unwrap()).unwrap();
+        c.matches(&Doc::new(a, Tokenizer::shared()), a, an, flags)
+    }
+
+    #[test]
+    fn whole_tokens_only() {
+        let a = article(
+            "東京都で説明会",
+            "東京都の担当者が話した。",
+            "2019-09-01T00:00:00Z",
+        );
+        let none = Analysis::default();
+        assert!(!hits("京都", &a, &none, Flags::default()));
+        assert!(hits("東京都", &a, &none, Flags::default()));
+        assert!(hits("東京", &a, &none, Flags::default()));
+        let b = article("京都の店舗", "京都府内で", "2019-09-01T00:00:00Z");
+        assert!(hits("京都", &b, &none, Flags::default()));
+    }
+
+    #[test]
+    fn spellings_match_each_other() {
+        let a = article(
+            "Jコインペイで加盟店情報が閲覧可能に",
+            "みずほ銀行は、セブンペイとは別の件で、二段階認証を導入したと発表した。",
+            "2019-09-01T00:00:00Z",
+        );
+        let none = Analysis::default();
+        for q in [
+            r#""J-Coin Pay""#,
+            "J-Coin Pay",
+            "J-Coin-Pay",
+            "Ｊ－Ｃｏｉｎ",
+            "7pay",
+            "2FA",
+            "二要素認証",
+        ] {
+            assert!(hits(q, &a, &none, Flags::default()), "{q}");
+        }
+        assert!(!hits("PayPay", &a, &none, Flags::default()));
+    }
+
+    #[test]
+    fn phrases_versus_loose_terms() {
+        let a = article(
+            "決済サービスの障害",
+            "不正な決済が続いた。サービスは停止された。",
+            "2019-09-01T00:00:00Z",
+        );
+        let none = Analysis::default();
+        assert!(hits("サービス 決済", &a, &none, Flags::default()));
+        assert!(hits(r#""決済 サービス""#, &a, &none, Flags::default()));
+        assert!(hits("決済サービス", &a, &none, Flags::default()));
+        assert!(!hits(r#""サービス 決済""#, &a, &none, Flags::default()));
+        // Consecutive within one field only: title ends, body begins.
+        assert!(!hits(r#""障害 不正""#, &a, &none, Flags::default()));
+    }
+
+    #[test]
+    fn structured_leaves() {
+        let a = article("t", "b", "2019-08-31T15:30:00Z"); // 2019-09-01 00:30 in Japan
+        let an = tagged(&[
+            ("7pay", Family::Service),
+            ("account-takeover", Family::Threat),
+        ]);
+        let read = Flags {
+            read: true,
+            starred: false,
+        };
+        assert!(hits("tag:7pay tag:threat feed:paysec", &a, &an, read));
+        assert!(hits("tag:セブンペイ", &a, &an, read));
+        assert!(!hits("tag:control OR feed:other", &a, &an, read));
+        assert!(hits("since:2019-09-01 until:2019-09-01", &a, &an, read));
+        assert!(!hits("until:2019-08-31", &a, &an, read));
+        assert!(!hits("since:2019-09-02", &a, &an, read));
+        assert!(hits("is:read -is:unread -is:starred", &a, &an, read));
+        assert!(hits("is:unread", &a, &an, Flags::default()));
+    }
+
+    #[test]
+    fn compile_errors_carry_columns() {
+        let err = |q: &str| Compiled::new(&parse(q).unwrap()).unwrap_err();
+        assert!(matches!(
+            err("a tag:nonexistent"),
+            QueryError::UnknownTag { col: 7, .. }
+        ));
+        assert!(matches!(
+            err("京都 OR ・・・"),
+            QueryError::NoWords { col: 7, .. }
+        ));
+    }
+
+    #[test]
+    fn highlights_cover_positive_terms_only() {
+        let a = article(
+            "セブンペイの不正利用",
+            "7payは停止した。京都では",
+            "2019-09-01T00:00:00Z",
+        );
+        let c = Compiled::new(&parse("セブンペイ -京都").unwrap()).unwrap();
+        let doc = Doc::new(&a, Tokenizer::shared());
+        let spans = c.highlights(&doc);
+        let texts: Vec<&str> = spans
+            .iter()
+            .map(|s| match s.field {
+                Field::Title => &a.draft.title[s.start..s.end],
+                _ => &a.draft.body[s.start..s.end],
+            })
+            .collect();
+        assert_eq!(texts, vec!["セブンペイ", "7pay"]);
     }
 }

@@ -725,15 +725,9 @@ impl std::fmt::Display for Query {
                     f.write_str(text)
                 }
             }
-            Query::Tag { value, .. } => write!(f, "tag:{value}"),
+            Query::Tag { value, .. } => write_field(f, "tag", value),
             Query::Family(fam) => write!(f, "tag:{}", fam.as_str()),
-            Query::Feed(feed) => {
-                if feed.as_str().chars().any(is_word_end) {
-                    write!(f, "feed:\"{feed}\"")
-                } else {
-                    write!(f, "feed:{feed}")
-                }
-            }
+            Query::Feed(feed) => write_field(f, "feed", feed.as_str()),
             Query::Since(d) => write!(f, "since:{}", d.format("%Y-%m-%d")),
             Query::Until(d) => write!(f, "until:{}", d.format("%Y-%m-%d")),
             Query::Is(s) => write!(f, "is:{}", s.as_str()),
@@ -759,6 +753,15 @@ impl std::fmt::Display for Query {
                 Ok(())
             }
         }
+    }
+}
+
+/// `name:value`, quoting the value when it holds characters that end a word.
+fn write_field(f: &mut std::fmt::Formatter<'_>, name: &str, value: &str) -> std::fmt::Result {
+    if value.is_empty() || value.chars().any(is_word_end) {
+        write!(f, "{name}:\"{value}\"")
+    } else {
+        write!(f, "{name}:{value}")
     }
 }
 
