@@ -2,6 +2,7 @@
 //! written atomically with the article, and sinks that deliver each alert at least once
 //! (exactly once for files) with an idempotency key.
 //!
+//! - [`eval`]: compiled subscriptions indexed by anchor, evaluated against new articles.
 //! - [`subscription`]: the subscription record, its validation, TOML import/export.
 //! - [`sink`]: sink specifications (`stdout`, `notice`, `file:`, `exec:`, `webhook:`).
 //! - [`payload`]: the alert JSON and its idempotency key.
@@ -11,6 +12,7 @@
 //! - [`deliver`]: the delivery loop.
 
 pub mod deliver;
+pub mod eval;
 pub mod notice;
 pub mod outbox;
 pub mod payload;
@@ -19,6 +21,7 @@ pub mod state;
 pub mod subscription;
 
 pub use deliver::{Deliverer, DeliveryError, DeliveryReport};
+pub use eval::{Scratch, SubscriptionSet};
 pub use notice::Notice;
 pub use outbox::{OutboxEntry, RetryPolicy, SinkState};
 pub use payload::{AlertPayload, idempotency_key};
