@@ -30,6 +30,18 @@ pub enum Anchor {
     Feed(FeedId),
 }
 
+impl Anchor {
+    /// A rough guess of how many articles have the anchor, relative to a token or a tag:
+    /// a family covers many tags, so an AND prefers any other condition to it.
+    fn breadth(&self) -> u32 {
+        match self {
+            Anchor::Token(_) | Anchor::Tag(_) => 1,
+            Anchor::Feed(_) => 2,
+            Anchor::Family(_) => 8,
+        }
+    }
+}
+
 /// A set of anchors at least one of which every matching article has; `None` when the
 /// query can match without any (e.g. `-tag:outage`, `since:2026-01-01`).
 pub fn anchors(query: &Compiled) -> Option<Vec<Anchor>> {
@@ -57,11 +69,11 @@ fn anchors_of(node: &Node, q: &Compiled) -> Option<Vec<Anchor>> {
         Node::Family(f) => Some(vec![Anchor::Family(*f)]),
         Node::Feed(f) => Some(vec![Anchor::Feed(f.clone())]),
         Node::Since(_) | Node::Before(_) | Node::Is(_) | Node::Not(_) => None,
-        // Any one child's condition is necessary: take the smallest.
+        // Any one child's condition is necessary: take the most selective.
         Node::And(ns) => ns
             .iter()
             .filter_map(|n| anchors_of(n, q))
-            .min_by_key(Vec::len),
+            .min_by_key(|set| set.iter().map(Anchor::breadth).sum::<u32>()),
         // Every child may be the one that matches: all of their anchors.
         Node::Or(ns) => {
             let mut all = Vec::new();
@@ -365,7 +377,8 @@ mod tests {
 
     #[test]
     fn broken_queries_are_set_aside() {
-        let set = SubscriptionSet::build(vec![sub("bad", "tag:no-such-tag"), sub("ok", "tag:7pay")]);
+        let set =
+            SubscriptionSet::build(vec![sub("bad", "tag:no-such-tag"), sub("ok", "tag:7pay")]);
         assert_eq!(set.len(), 1);
         assert_eq!(set.broken()[0].0, "bad");
     }
