@@ -3,6 +3,7 @@
 //! (exactly once for files) with an idempotency key.
 //!
 //! - [`eval`]: compiled subscriptions indexed by anchor, evaluated against new articles.
+//! - [`indexer`]: the store `Indexer` that enqueues alerts atomically with new articles.
 //! - [`subscription`]: the subscription record, its validation, TOML import/export.
 //! - [`sink`]: sink specifications (`stdout`, `notice`, `file:`, `exec:`, `webhook:`).
 //! - [`payload`]: the alert JSON and its idempotency key.
@@ -13,6 +14,7 @@
 
 pub mod deliver;
 pub mod eval;
+pub mod indexer;
 pub mod notice;
 pub mod outbox;
 pub mod payload;
@@ -22,6 +24,7 @@ pub mod subscription;
 
 pub use deliver::{Deliverer, DeliveryError, DeliveryReport};
 pub use eval::{Scratch, SubscriptionSet};
+pub use indexer::AlertIndexer;
 pub use notice::Notice;
 pub use outbox::{OutboxEntry, RetryPolicy, SinkState};
 pub use payload::{AlertPayload, idempotency_key};
@@ -32,7 +35,10 @@ pub use subscription::{Subscription, SubscriptionError, SubscriptionFile};
 /// Why an alert operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
-    /// The store's trees failed.
+    /// The store refused a read or write.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Reading one of the alert trees failed.
     #[error("alert state: {0}")]
     Storage(#[from] sled::Error),
     /// A stored record does not decode.

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::AlertError;
+use crate::store::{Batch, Store, StoreError};
 use super::notice::{MAX_NOTICES, Notice};
 use super::outbox::{OutboxEntry, SinkState};
 use super::subscription::Subscription;
@@ -23,9 +24,11 @@ pub const META_TREE: &str = "alerts.meta";
 
 const GENERATION_KEY: &[u8] = b"generation";
 
-/// Handles on the alert trees (cheap to clone).
+/// Handles on the alert trees (cheap to clone). Reads go to the trees; every write goes
+/// through the store's writer ([`Store::write`]) so it cannot race an article insert.
 #[derive(Clone)]
 pub struct AlertState {
+    pub(crate) store: Store,
     pub(crate) subs: sled::Tree,
     pub(crate) outbox: sled::Tree,
     pub(crate) sinks: sled::Tree,
@@ -42,24 +45,32 @@ fn corrupt(tree: &'static str, key: &[u8], e: serde_json::Error) -> AlertError {
 }
 
 impl AlertState {
-    /// Opens the alert trees through a function that hands out named trees (the store's
-    /// `tree`).
-    pub fn from_trees<E>(
-        mut tree: impl FnMut(&str) -> Result<sled::Tree, E>,
-    ) -> Result<AlertState, E> {
+    /// Opens the alert trees of a store.
+    pub fn open(store: &Store) -> Result<AlertState, AlertError> {
         Ok(AlertState {
-            subs: tree(SUBSCRIPTIONS_TREE)?,
-            outbox: tree(OUTBOX_TREE)?,
-            sinks: tree(SINKS_TREE)?,
-            notices: tree(NOTICES_TREE)?,
-            meta: tree(META_TREE)?,
+            store: store.clone(),
+            subs: store.tree(SUBSCRIPTIONS_TREE)?,
+            outbox: store.tree(OUTBOX_TREE)?,
+            sinks: store.tree(SINKS_TREE)?,
+            notices: store.tree(NOTICES_TREE)?,
+            meta: store.tree(META_TREE)?,
         })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), AlertError> {
-        // Trees share one log: flushing one flushes the database.
-        self.outbox.flush()?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// Runs writes atomically under the store's writer lock.
+    fn write(&self, f: impl FnOnce(&mut Batch) -> Result<(), StoreError>) -> Result<(), AlertError> {
+        self.store.write(f)?;
         Ok(())
     }
 
@@ -89,32 +100,50 @@ impl AlertState {
     pub fn add(&self, sub: &Subscription) -> Result<(), AlertError> {
         sub.validate()?;
         let value = serde_json::to_vec(sub).unwrap_or_default();
-        let prev =
-            self.subs
-                .compare_and_swap(sub.name.as_bytes(), None as Option<&[u8]>, Some(value))?;
-        if prev.is_err() {
-            return Err(AlertError::Exists {
-                name: sub.name.clone(),
-            });
+        self.store.write(|b| {
+            if b.get(SUBSCRIPTIONS_TREE, sub.name.as_bytes())?.is_some() {
+                return Err(AlertError::Exists {
+                    name: sub.name.clone(),
+                });
+            }
+            b.insert(SUBSCRIPTIONS_TREE, sub.name.as_bytes(), value)?;
+            bump_generation(b)?;
+            Ok(())
+        })?;
+        self.flush()
+    }
+
+    /// Adds or replaces subscriptions, all at once.
+    pub fn put_all(&self, subs: &[Subscription]) -> Result<(), AlertError> {
+        for sub in subs {
+            sub.validate()?;
         }
-        self.bump_generation()
+        self.write(|b| {
+            for sub in subs {
+                b.insert(
+                    SUBSCRIPTIONS_TREE,
+                    sub.name.as_bytes(),
+                    serde_json::to_vec(sub).unwrap_or_default(),
+                )?;
+            }
+            bump_generation(b)
+        })?;
+        self.flush()
     }
 
     /// Adds or replaces a subscription.
     pub fn put(&self, sub: &Subscription) -> Result<(), AlertError> {
-        sub.validate()?;
-        self.subs.insert(
-            sub.name.as_bytes(),
-            serde_json::to_vec(sub).unwrap_or_default(),
-        )?;
-        self.bump_generation()
+        self.put_all(std::slice::from_ref(sub))
     }
 
     /// Removes a subscription (its waiting outbox entries stay until delivered or dropped).
     pub fn remove(&self, name: &str) -> Result<Subscription, AlertError> {
         let sub = self.require(name)?;
-        self.subs.remove(name.as_bytes())?;
-        self.bump_generation()?;
+        self.write(|b| {
+            b.remove(SUBSCRIPTIONS_TREE, name.as_bytes())?;
+            bump_generation(b)
+        })?;
+        self.flush()?;
         Ok(sub)
     }
 
@@ -146,16 +175,6 @@ impl AlertState {
             .unwrap_or(0))
     }
 
-    fn bump_generation(&self) -> Result<(), AlertError> {
-        self.meta.update_and_fetch(GENERATION_KEY, |old| {
-            let n = old
-                .and_then(|v| <[u8; 8]>::try_from(v).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            Some(n.wrapping_add(1).to_be_bytes().to_vec())
-        })?;
-        Ok(())
-    }
 
     // ---- outbox ----------------------------------------------------------------------
 
@@ -175,17 +194,20 @@ impl AlertState {
         self.outbox.len()
     }
 
-    /// Rewrites entries (attempt counts, in-flight marks).
+    /// Rewrites entries (attempt counts, in-flight marks) that are still waiting; an entry
+    /// dropped meanwhile stays dropped.
     pub fn update_entries<'a>(
         &self,
         entries: impl IntoIterator<Item = (&'a [u8], &'a OutboxEntry)>,
     ) -> Result<(), AlertError> {
-        let mut batch = sled::Batch::default();
-        for (k, e) in entries {
-            batch.insert(k, e.to_bytes());
-        }
-        self.outbox.apply_batch(batch)?;
-        Ok(())
+        self.write(|b| {
+            for (k, e) in entries {
+                if b.get(OUTBOX_TREE, k)?.is_some() {
+                    b.insert(OUTBOX_TREE, k, e.to_bytes())?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Deletes delivered (or dropped) entries.
@@ -193,13 +215,14 @@ impl AlertState {
         &self,
         keys: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<usize, AlertError> {
-        let mut batch = sled::Batch::default();
         let mut n = 0;
-        for k in keys {
-            batch.remove(k);
-            n += 1;
-        }
-        self.outbox.apply_batch(batch)?;
+        self.write(|b| {
+            for k in keys {
+                b.remove(OUTBOX_TREE, k)?;
+                n += 1;
+            }
+            Ok(())
+        })?;
         Ok(n)
     }
 
@@ -251,22 +274,28 @@ impl AlertState {
 
     /// Saves the retry state of a sink.
     pub fn set_sink_state(&self, sink: &str, state: &SinkState) -> Result<(), AlertError> {
-        self.sinks.insert(
-            sink.as_bytes(),
-            serde_json::to_vec(state).unwrap_or_default(),
-        )?;
-        Ok(())
+        let v = serde_json::to_vec(state).unwrap_or_default();
+        self.write(|b| b.insert(SINKS_TREE, sink.as_bytes(), v))
     }
 
     /// Forgets retry state of sinks that no longer have waiting entries.
     pub fn forget_sinks_except(&self, keep: &HashSet<String>) -> Result<(), AlertError> {
-        for k in self.sinks.iter().keys() {
-            let k = k?;
-            if !keep.contains(String::from_utf8_lossy(&k).as_ref()) {
-                self.sinks.remove(k)?;
-            }
+        let stale: Vec<_> = self
+            .sinks
+            .iter()
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !keep.contains(String::from_utf8_lossy(k).as_ref()))
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.write(|b| {
+            for k in stale {
+                b.remove(SINKS_TREE, k.to_vec())?;
+            }
+            Ok(())
+        })
     }
 
     // ---- notices -----------------------------------------------------------------------
@@ -308,11 +337,27 @@ impl AlertState {
             .keys()
             .take(excess)
             .collect::<Result<_, _>>()?;
-        let mut batch = sled::Batch::default();
-        for k in &keys {
-            batch.remove(k.as_ref());
-        }
-        self.notices.apply_batch(batch)?;
-        Ok(keys.len())
+        let n = keys.len();
+        self.write(|b| {
+            for k in keys {
+                b.remove(NOTICES_TREE, k.to_vec())?;
+            }
+            Ok(())
+        })?;
+        Ok(n)
     }
+}
+
+/// Reads the subscription generation through a batch (the indexer's view).
+pub fn generation_in(batch: &Batch) -> Result<u64, StoreError> {
+    Ok(batch
+        .get(META_TREE, GENERATION_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
+fn bump_generation(b: &mut Batch) -> Result<(), StoreError> {
+    let n = generation_in(b)?;
+    b.insert(META_TREE, GENERATION_KEY, n.wrapping_add(1).to_be_bytes().to_vec())
 }
