@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::AlertError;
-use crate::store::{Batch, Store, StoreError};
 use super::notice::{MAX_NOTICES, Notice};
 use super::outbox::{OutboxEntry, SinkState};
 use super::subscription::Subscription;
+use crate::store::{Batch, Store, StoreError};
 
 /// Tree of subscriptions, keyed by name.
 pub const SUBSCRIPTIONS_TREE: &str = "alerts";
@@ -69,7 +69,10 @@ impl AlertState {
     }
 
     /// Runs writes atomically under the store's writer lock.
-    fn write(&self, f: impl FnOnce(&mut Batch) -> Result<(), StoreError>) -> Result<(), AlertError> {
+    fn write(
+        &self,
+        f: impl FnOnce(&mut Batch) -> Result<(), StoreError>,
+    ) -> Result<(), AlertError> {
         self.store.write(f)?;
         Ok(())
     }
@@ -174,7 +177,6 @@ impl AlertState {
             .map(u64::from_be_bytes)
             .unwrap_or(0))
     }
-
 
     // ---- outbox ----------------------------------------------------------------------
 
@@ -359,5 +361,9 @@ pub fn generation_in(batch: &Batch) -> Result<u64, StoreError> {
 
 fn bump_generation(b: &mut Batch) -> Result<(), StoreError> {
     let n = generation_in(b)?;
-    b.insert(META_TREE, GENERATION_KEY, n.wrapping_add(1).to_be_bytes().to_vec())
+    b.insert(
+        META_TREE,
+        GENERATION_KEY,
+        n.wrapping_add(1).to_be_bytes().to_vec(),
+    )
 }
