@@ -23,12 +23,15 @@ struct Cli {
 enum Command {
     /// Show the licence notices of kessai and of the IPADIC dictionary it embeds.
     About,
+    /// Alert subscriptions: add, list, test, pause, export/import, and the outbox.
+    Alert(commands::alert::AlertArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
+        Some(Command::Alert(args)) => commands::alert::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
