@@ -11,6 +11,7 @@
 //! - [`notice`]: matches recorded for the reader to poll.
 //! - [`state`]: the trees in the store that hold all of the above.
 //! - [`deliver`]: the delivery loop.
+//! - [`watch`]: the `kessai watch` cycle: refresh, deliver, log, wait, stop on signals.
 
 pub mod deliver;
 pub mod eval;
@@ -21,6 +22,7 @@ pub mod payload;
 pub mod sink;
 pub mod state;
 pub mod subscription;
+pub mod watch;
 
 pub use deliver::{Deliverer, DeliveryError, DeliveryReport};
 pub use eval::{Scratch, SubscriptionSet};
