@@ -118,9 +118,13 @@ pub struct DeliveryReport {
     pub next_retry: Option<DateTime<Utc>>,
 }
 
+/// Reads an environment variable (replaceable so tests need not change the process's).
+pub type EnvLookup = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Hands outbox entries to their sinks.
 pub struct Deliverer {
     state: AlertState,
+    env: EnvLookup,
     policy: RetryPolicy,
     http: reqwest::Client,
     stdout: Box<dyn Write + Send>,
@@ -141,6 +145,7 @@ impl Deliverer {
             })?;
         Ok(Deliverer {
             state,
+            env: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
             policy: RetryPolicy::default(),
             http,
             stdout: Box::new(io::stdout()),
@@ -157,6 +162,12 @@ impl Deliverer {
     /// Sends the `stdout` sink somewhere else (tests, the reader).
     pub fn with_stdout(mut self, out: Box<dyn Write + Send>) -> Self {
         self.stdout = out;
+        self
+    }
+
+    /// Reads webhook secrets through `lookup` instead of the process environment.
+    pub fn with_env(mut self, lookup: EnvLookup) -> Self {
+        self.env = lookup;
         self
     }
 
@@ -257,7 +268,9 @@ impl Deliverer {
                     let result = match &sink {
                         SinkSpec::Stdout => self.deliver_stdout(e),
                         SinkSpec::Exec { argv } => deliver_exec(argv, e, self.exec_timeout).await,
-                        SinkSpec::Webhook(w) => deliver_webhook(&self.http, w, e).await,
+                        SinkSpec::Webhook(w) => {
+                            deliver_webhook(&self.http, w, e, self.env.as_ref()).await
+                        }
                         // Notices are written with the article; an outbox entry for one is
                         // stale (written by a future version?) and is simply done.
                         SinkSpec::Notice | SinkSpec::File { .. } => Ok(()),
@@ -530,6 +543,7 @@ async fn deliver_webhook(
     http: &reqwest::Client,
     w: &WebhookSpec,
     e: &OutboxEntry,
+    env: &(dyn Fn(&str) -> Option<String> + Send + Sync),
 ) -> Result<(), DeliveryError> {
     let url = w.url.to_string();
     let mut req = http
@@ -539,7 +553,7 @@ async fn deliver_webhook(
         .header("Idempotency-Key", &e.id)
         .body(e.payload.to_json());
     if let Some(secret) = &w.secret {
-        let value = std::env::var(&secret.env).map_err(|_| DeliveryError::MissingSecret {
+        let value = env(&secret.env).ok_or_else(|| DeliveryError::MissingSecret {
             url: url.clone(),
             var: secret.env.clone(),
             header: secret.name.clone(),
