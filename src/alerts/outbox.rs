@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn keys_sort_by_article_then_subscription_then_sink() {
-        let mut keys = vec![
+        let mut keys = [
             outbox_key(ArticleId(2), "a", 0),
             outbox_key(ArticleId(1), "b", 1),
             outbox_key(ArticleId(1), "b", 0),
