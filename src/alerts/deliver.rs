@@ -182,35 +182,48 @@ impl Deliverer {
     pub async fn run_once(&mut self) -> Result<DeliveryReport, AlertError> {
         let now = Utc::now();
         let mut report = DeliveryReport::default();
-        let entries = self.state.outbox_entries()?;
-        let entries = self.recover_in_flight(entries, &mut report)?;
 
-        // Group by sink, keeping the order in which sinks first appear.
+        // One pass over the outbox, keeping at most BATCH_LIMIT entries per sink in
+        // memory (a sink that is down for weeks may have many waiting).
         let mut order: Vec<String> = Vec::new();
         let mut groups: HashMap<String, Vec<(Vec<u8>, OutboxEntry)>> = HashMap::new();
-        for (k, e) in entries {
-            let group = groups.entry(e.sink.clone()).or_insert_with(|| {
-                order.push(e.sink.clone());
-                Vec::new()
-            });
-            group.push((k, e));
+        let mut totals: HashMap<String, usize> = HashMap::new();
+        let mut in_flight = Vec::new();
+        for item in self.state.outbox_iter() {
+            let (k, e) = item?;
+            if e.in_flight.is_some() {
+                in_flight.push((k, e));
+                continue;
+            }
+            add_to_group(&mut order, &mut groups, &mut totals, k, e);
         }
+        let (unsettled, stuck) = self.recover_in_flight(in_flight, &mut report)?;
+        report.pending += stuck;
+        for (k, e) in unsettled {
+            add_to_group(&mut order, &mut groups, &mut totals, k, e);
+        }
+        for group in groups.values_mut() {
+            group.sort_by(|a, b| a.0.cmp(&b.0));
+            group.truncate(BATCH_LIMIT);
+        }
+
         let mut live: HashSet<String> = HashSet::new();
         for sink_text in order {
             let Some(group) = groups.remove(&sink_text) else {
                 continue;
             };
+            let total = totals.get(&sink_text).copied().unwrap_or(group.len());
             let mut sink_state = self.state.sink_state(&sink_text)?;
             if !sink_state.due(now) {
-                report.deferred += group.len();
-                report.pending += group.len();
+                report.deferred += total;
+                report.pending += total;
                 report.next_retry = min_time(report.next_retry, sink_state.next_attempt);
                 live.insert(sink_text);
                 continue;
             }
             let (done, failure) = self.deliver_group(&sink_text, &group).await?;
             report.delivered += done;
-            let left = group.len() - done;
+            let left = total.saturating_sub(done);
             report.pending += left;
             match failure {
                 None => sink_state.succeeded(Utc::now()),
@@ -334,12 +347,17 @@ impl Deliverer {
     }
 
     /// Settles entries whose file write was interrupted: those found in the file are
-    /// removed, the others lose their mark and are delivered as usual.
+    /// removed, the others lose their mark and are returned to be delivered as usual.
+    /// Entries whose file cannot be read now keep their mark; their count is returned.
+    #[allow(clippy::type_complexity)]
     fn recover_in_flight(
         &mut self,
         entries: Vec<(Vec<u8>, OutboxEntry)>,
         report: &mut DeliveryReport,
-    ) -> Result<Vec<(Vec<u8>, OutboxEntry)>, AlertError> {
+    ) -> Result<(Vec<(Vec<u8>, OutboxEntry)>, usize), AlertError> {
+        if entries.is_empty() {
+            return Ok((entries, 0));
+        }
         let mut by_file: HashMap<PathBuf, u64> = HashMap::new();
         for (_, e) in &entries {
             if let (Some(off), Ok(SinkSpec::File { path })) =
@@ -349,45 +367,58 @@ impl Deliverer {
                 *slot = (*slot).min(off);
             }
         }
-        if by_file.is_empty() {
-            return Ok(entries);
-        }
         let mut found: HashMap<PathBuf, HashSet<String>> = HashMap::new();
         for (path, off) in &by_file {
-            match keys_written_since(path, *off) {
-                Ok(keys) => {
-                    found.insert(path.clone(), keys);
-                }
-                // Unreadable now: leave the marks, try again next round.
-                Err(_) => continue,
+            // Unreadable now: leave the marks, try again next round.
+            if let Ok(keys) = keys_written_since(path, *off) {
+                found.insert(path.clone(), keys);
             }
         }
-        let mut keep = Vec::with_capacity(entries.len());
+        let none = HashSet::new();
+        let mut unsettled = Vec::new();
         let mut remove = Vec::new();
-        let mut unmark = Vec::new();
+        let mut stuck = 0;
         for (k, mut e) in entries {
-            let file = match (e.in_flight, SinkSpec::parse(&e.sink)) {
-                (Some(_), Ok(SinkSpec::File { path })) => Some(path),
-                _ => None,
+            let keys = match SinkSpec::parse(&e.sink) {
+                Ok(SinkSpec::File { path }) => found.get(&path),
+                // Only file sinks are marked; a mark elsewhere is meaningless.
+                _ => Some(&none),
             };
-            match file.and_then(|p| found.get(&p)) {
+            match keys {
                 Some(keys) if keys.contains(&e.id) => remove.push(k),
                 Some(_) => {
                     e.in_flight = None;
-                    unmark.push((k.clone(), e.clone()));
-                    keep.push((k, e));
+                    unsettled.push((k, e));
                 }
-                None => keep.push((k, e)),
+                None => stuck += 1,
             }
         }
         report.recovered += remove.len();
         report.delivered += remove.len();
         self.state
-            .update_entries(unmark.iter().map(|(k, e)| (k.as_slice(), e)))?;
+            .update_entries(unsettled.iter().map(|(k, e)| (k.as_slice(), e)))?;
         self.state
             .remove_entries(remove.iter().map(Vec::as_slice))?;
         self.state.flush()?;
-        Ok(keep)
+        Ok((unsettled, stuck))
+    }
+}
+
+fn add_to_group(
+    order: &mut Vec<String>,
+    groups: &mut HashMap<String, Vec<(Vec<u8>, OutboxEntry)>>,
+    totals: &mut HashMap<String, usize>,
+    key: Vec<u8>,
+    entry: OutboxEntry,
+) {
+    *totals.entry(entry.sink.clone()).or_default() += 1;
+    let group = groups.entry(entry.sink.clone()).or_insert_with(|| {
+        order.push(entry.sink.clone());
+        Vec::new()
+    });
+    // Keep a little more than a batch so that settled in-flight entries can sort in front.
+    if group.len() < BATCH_LIMIT {
+        group.push((key, entry));
     }
 }
 

@@ -438,4 +438,42 @@ mod tests {
         assert_eq!(state.drop_all().unwrap(), 1);
         assert_eq!(state.outbox_len(), 0);
     }
+
+    #[tokio::test]
+    async fn large_backlogs_go_out_in_bounded_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.jsonl");
+        let (store, state) = setup();
+        state
+            .add(&sub(
+                "seven",
+                "tag:7pay",
+                &[SinkSpec::File { path: file.clone() }],
+            ))
+            .unwrap();
+        let seven = tagged("7pay", Family::Service);
+        let n = crate::alerts::deliver::BATCH_LIMIT as u32 + 20;
+        let items = (1..=n)
+            .map(|i| (draft(i, &format!("7pay {i}")), seven.clone()))
+            .collect();
+        store.insert_many(items).unwrap();
+        let mut d = Deliverer::new(state.clone()).unwrap();
+        let r = d.run_once().await.unwrap();
+        assert_eq!((r.delivered, r.pending), (n as usize - 20, 20), "{r:?}");
+        let r = d.run_once().await.unwrap();
+        assert_eq!((r.delivered, r.pending), (20, 0), "{r:?}");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let ids: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<AlertPayload>(l)
+                    .unwrap()
+                    .article
+                    .id
+                    .0
+            })
+            .collect();
+        assert_eq!(ids.len(), n as usize);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in article order");
+    }
 }

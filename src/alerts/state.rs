@@ -191,6 +191,17 @@ impl AlertState {
         Ok(out)
     }
 
+    /// Every waiting entry with its key, in delivery order, read lazily.
+    pub fn outbox_iter(
+        &self,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, OutboxEntry), AlertError>> + '_ {
+        self.outbox.iter().map(|kv| {
+            let (k, v) = kv?;
+            let entry = OutboxEntry::from_bytes(&v).map_err(|e| corrupt(OUTBOX_TREE, &k, e))?;
+            Ok((k.to_vec(), entry))
+        })
+    }
+
     /// How many entries wait.
     pub fn outbox_len(&self) -> usize {
         self.outbox.len()

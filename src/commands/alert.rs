@@ -364,7 +364,11 @@ fn outbox(state: &AlertState, out: &mut impl Write) -> anyhow::Result<()> {
         if let Some(err) = &st.last_error {
             writeln!(out, "  last error: {}", terminal_line(err))?;
         }
-        for (_, e) in group {
+        const SHOWN: usize = 20;
+        if group.len() > SHOWN {
+            writeln!(out, "  (the first {SHOWN} of {})", group.len())?;
+        }
+        for (_, e) in group.into_iter().take(SHOWN) {
             writeln!(
                 out,
                 "  {}  {}  article {}  {} attempt{}  {}",
