@@ -25,6 +25,10 @@ enum Command {
     About,
     /// Alert subscriptions: add, list, test, pause, export/import, and the outbox.
     Alert(commands::alert::AlertArgs),
+    /// Inspect, verify and repair the local store (info, check, rebuild).
+    Store(commands::store::StoreArgs),
+    /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
+    Tag(commands::tag::TagArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
         Some(Command::Alert(args)) => commands::alert::run(&cli.global, args),
+        Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
+        Some(Command::Tag(args)) => commands::tag::run(&args),
     };
     match result {
         Ok(code) => code,
