@@ -29,6 +29,14 @@ enum Command {
     Store(commands::store::StoreArgs),
     /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
     Tag(commands::tag::TagArgs),
+    /// Fetch the feeds and store new articles (exit 2 when some feeds failed).
+    Fetch(commands::fetch::FetchArgs),
+    /// List, check, import (OPML) and export (OPML) the feeds.
+    Feeds(commands::feeds::FeedsArgs),
+    /// Export every stored article (JSON Lines).
+    Export(commands::export::ExportArgs),
+    /// Serve the built-in sample corpus on loopback and ingest it into a fresh store.
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +46,10 @@ fn main() -> ExitCode {
         Some(Command::Alert(args)) => commands::alert::run(&cli.global, args),
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
         Some(Command::Tag(args)) => commands::tag::run(&args),
+        Some(Command::Fetch(args)) => commands::fetch::run(&args, &cli.global),
+        Some(Command::Feeds(args)) => commands::feeds::run(&args, &cli.global),
+        Some(Command::Export(args)) => commands::export::run(&args, &cli.global),
+        Some(Command::Demo(args)) => commands::demo::run(&args, &cli.global),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,10 @@ use clap::Args;
 
 pub mod about;
 pub mod alert;
+pub mod demo;
+pub mod export;
+pub mod feeds;
+pub mod fetch;
 pub mod store;
 pub mod tag;
 
