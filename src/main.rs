@@ -25,6 +25,8 @@ enum Command {
     About,
     /// Alert subscriptions: add, list, test, pause, export/import, and the outbox.
     Alert(commands::alert::AlertArgs),
+    /// Fetch due feeds on a schedule, deliver alerts, one log line per cycle (Ctrl-C stops).
+    Watch(commands::watch::WatchArgs),
     /// Inspect, verify and repair the local store (info, check, rebuild).
     Store(commands::store::StoreArgs),
     /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
         Some(Command::Alert(args)) => commands::alert::run(&cli.global, args),
+        Some(Command::Watch(args)) => commands::watch::run(&args, &cli.global),
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
         Some(Command::Tag(args)) => commands::tag::run(&args),
         Some(Command::Fetch(args)) => commands::fetch::run(&args, &cli.global),

@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod fetch;
 pub mod store;
 pub mod tag;
+pub mod watch;
 
 /// Exit code for an error that stopped the command (bad arguments, unusable store, ...).
 pub const EXIT_ERROR: u8 = 1;
