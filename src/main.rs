@@ -39,6 +39,8 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Serve the built-in sample corpus on loopback and ingest it into a fresh store.
     Demo(commands::demo::DemoArgs),
+    /// Re-tag every stored article with the current taxonomy (after editing taxonomy.toml).
+    Retag(commands::tag::RetagArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Some(Command::Feeds(args)) => commands::feeds::run(&args, &cli.global),
         Some(Command::Export(args)) => commands::export::run(&args, &cli.global),
         Some(Command::Demo(args)) => commands::demo::run(&args, &cli.global),
+        Some(Command::Retag(args)) => commands::tag::run_retag(&args, &cli.global),
     };
     match result {
         Ok(code) => code,
