@@ -51,7 +51,13 @@ impl AlertIndexer {
     /// the store takes is evaluated. Every process that inserts articles (fetch, watch, the
     /// reader's refresh) must do this before its first insert.
     pub fn register(store: &Store) -> Arc<AlertIndexer> {
-        let indexer = Arc::new(AlertIndexer::new());
+        AlertIndexer::register_with(store, Taxonomy::builtin())
+    }
+
+    /// [`AlertIndexer::register`] with the taxonomy the articles are tagged with (a user
+    /// taxonomy adds tags that queries may name).
+    pub fn register_with(store: &Store, taxonomy: &'static Taxonomy) -> Arc<AlertIndexer> {
+        let indexer = Arc::new(AlertIndexer::with(Tokenizer::shared(), taxonomy));
         store.register_indexer(indexer.clone());
         indexer
     }

@@ -185,7 +185,9 @@ pub fn run(global: &super::Global, args: AlertArgs) -> anyhow::Result<ExitCode> 
 
 /// Parses and compiles a query; on error shows where, then fails with one line.
 fn check_query(query: &str) -> anyhow::Result<Compiled> {
-    let parsed = kessai::search::parse(query).and_then(|q| Compiled::new(&q));
+    let taxonomy = kessai::tag::Tagger::configured()?.taxonomy();
+    let parsed = kessai::search::parse(query)
+        .and_then(|q| Compiled::with(&q, Tokenizer::shared(), taxonomy));
     match parsed {
         Ok(c) => Ok(c),
         Err(e) => {
@@ -233,7 +235,11 @@ fn list(state: &AlertState, out: &mut impl Write) -> anyhow::Result<()> {
     for (_, e) in state.outbox_entries()? {
         *waiting.entry(e.subscription).or_default() += 1;
     }
-    let set = eval::SubscriptionSet::build(subs.iter().cloned());
+    let set = eval::SubscriptionSet::build_with(
+        subs.iter().cloned(),
+        Tokenizer::shared(),
+        kessai::tag::Tagger::configured()?.taxonomy(),
+    );
     for s in &subs {
         let status = if s.paused { "paused" } else { "active" };
         let n = waiting.get(&s.name).copied().unwrap_or(0);

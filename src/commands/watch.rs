@@ -50,7 +50,7 @@ pub fn run(args: &WatchArgs, global: &super::Global) -> anyhow::Result<ExitCode>
     let store = Store::open(&store_path)
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
     // Before the first insert: every new article is evaluated in its own write.
-    AlertIndexer::register(&store);
+    AlertIndexer::register_with(&store, kessai::tag::Tagger::configured()?.taxonomy());
     let state = AlertState::open(&store)?;
     let ingest = Ingest::new(config, store, NetworkScope::Any)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
