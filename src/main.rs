@@ -23,6 +23,10 @@ struct Cli {
 enum Command {
     /// Show the licence notices of kessai and of the IPADIC dictionary it embeds.
     About,
+    /// Alert subscriptions: add, list, test, pause, export/import, and the outbox.
+    Alert(commands::alert::AlertArgs),
+    /// Fetch due feeds on a schedule, deliver alerts, one log line per cycle (Ctrl-C stops).
+    Watch(commands::watch::WatchArgs),
     /// Inspect, verify and repair the local store (info, check, rebuild).
     Store(commands::store::StoreArgs),
     /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
+        Some(Command::Alert(args)) => commands::alert::run(&cli.global, args),
+        Some(Command::Watch(args)) => commands::watch::run(&args, &cli.global),
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
         Some(Command::Tag(args)) => commands::tag::run(&args),
         Some(Command::Fetch(args)) => commands::fetch::run(&args, &cli.global),
