@@ -164,8 +164,6 @@ fn fixtures() -> Vec<Fixture> {
 
 fn store() -> Store {
     let store = Store::open_temporary().expect("temporary store");
-    // The search index is written with each article, as ingest does.
-    kessai::search::register(&store);
     for (i, f) in fixtures().into_iter().enumerate() {
         let tags = f
             .tags
@@ -378,19 +376,59 @@ fn filters_by_tag_feed_unread_and_search() {
     h.press(&["Enter", "Esc", "u"]);
     assert_eq!(h.app.list.rows.len(), 6);
     h.press(&["u"]);
-    // Full-text search.
+    // Search with the query language: セブンペイ is a spelling of 7pay, so both 7pay
+    // articles match, one of them only by the other spelling.
     h.press(&["/"]);
+    h.type_text("セブンペイ");
+    h.press(&["Enter"]);
+    let titles: Vec<String> = h.app.list.rows.iter().map(|r| r.title.clone()).collect();
+    assert_eq!(
+        titles,
+        vec![
+            "7pay、サービス終了へ 不正アクセス問題受け",
+            "セブンペイ、不正利用で被害約900人 二要素認証なし"
+        ]
+    );
+    // Whole tokens: 京都-style substrings do not match (不正 is inside the words 不正利用
+    // and 不正アクセス, a token only in 不正引き出し).
+    h.press(&["/"]);
+    for _ in 0..5 {
+        h.press(&["Backspace"]);
+    }
     h.type_text("不正");
     h.press(&["Enter"]);
     let titles: Vec<String> = h.app.list.rows.iter().map(|r| r.title.clone()).collect();
-    assert_eq!(titles.len(), 5, "{titles:?}");
-    assert!(titles.iter().all(|t| t.contains("不正")));
+    assert_eq!(
+        titles,
+        vec!["ドコモ口座経由の不正引き出し、ゆうちょ銀行でも"]
+    );
+    // A malformed query says where it went wrong.
+    h.press(&["/"]);
+    h.type_text(" (");
+    h.press(&["Enter"]);
+    let status = h
+        .app
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(
+        status.contains("bad query") && status.contains("column"),
+        "{status}"
+    );
+    h.press(&["/"]);
+    for _ in 0..4 {
+        h.press(&["Backspace"]);
+    }
+    h.type_text("セブンペイ");
+    h.press(&["Enter"]);
+    assert_eq!(h.app.list.rows.len(), 2);
     // n/N walk the matches; the sidebar filter by feed works with Enter.
     h.press(&["n"]);
     assert_eq!(h.app.list.selected, 1);
     h.press(&["N"]);
     assert_eq!(h.app.list.selected, 0);
-    // Opening a result marks where the engine matched, and n/N jump between those lines.
+    // Opening a result marks where the matcher matched, and n/N jump between those lines.
     h.press(&["Enter"]);
     let open = h.app.article.as_ref().unwrap();
     assert!(open.matches.as_ref().is_some_and(|m| !m.is_empty()));
@@ -398,20 +436,17 @@ fn filters_by_tag_feed_unread_and_search() {
     h.press(&["h"]);
     // Save the search: it appears in the sidebar.
     h.press(&["+"]);
-    let saved = h
-        .app
-        .sidebar
-        .entries
-        .iter()
-        .any(|e| matches!(e, kessai::tui::state::SidebarEntry::Saved(s) if s.query == "不正"));
+    let saved = h.app.sidebar.entries.iter().any(
+        |e| matches!(e, kessai::tui::state::SidebarEntry::Saved(s) if s.query == "セブンペイ"),
+    );
     assert!(saved, "saved search in the sidebar");
     // Choosing it from the sidebar runs it again after clearing.
     h.press(&["c", "Tab", "Tab", "G", "Enter"]);
     assert_eq!(
         h.app.search.as_ref().map(|s| s.query.as_str()),
-        Some("不正")
+        Some("セブンペイ")
     );
-    assert_eq!(h.app.list.rows.len(), 5);
+    assert_eq!(h.app.list.rows.len(), 2);
 }
 
 #[test]
@@ -554,7 +589,6 @@ fn tmux_session_reads_stars_and_gives_the_prompt_back() {
     {
         // Fill a store on disk, then let go of it so the binary can open it.
         let s = Store::open(&store_dir).unwrap();
-        kessai::search::register(&s);
         let tmp = store();
         let mut cursor = None;
         loop {
@@ -603,11 +637,13 @@ fn tmux_session_reads_stars_and_gives_the_prompt_back() {
     // Back to the list (h, not Esc: an Esc sent together with the next key reads as Alt).
     tmux.keys(&["h"]);
 
-    // Full-text search: five articles hold the word 不正.
+    // Search: セブンペイ finds both 7pay articles (one says only "7pay").
     tmux.keys(&["/"]);
-    tmux.literal("不正");
+    tmux.literal("セブンペイ");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("search results", |s| s.contains("/不正 · 5 "));
+    tmux.wait_for("search results", |s| {
+        s.contains("/セブンペイ · 2 ") && s.contains("サービス終了へ")
+    });
 
     // Filter by tag: clear, t, type, Enter.
     tmux.keys(&["c", "t"]);
@@ -793,7 +829,6 @@ async fn refresh_runs_in_the_background_and_new_articles_appear() {
     let mut config = Config::with_feeds(feeds);
     config.settings.per_host_concurrency = 8;
     let s = Store::open_temporary().unwrap();
-    kessai::search::register(&s);
     let ingest = Ingest::new(config, s.clone(), NetworkScope::LoopbackOnly).unwrap();
 
     // Tell the scripted input when the refresh has finished, so it can quit after that.
@@ -815,10 +850,7 @@ async fn refresh_runs_in_the_background_and_new_articles_appear() {
     }
     let done = Arc::new(tokio::sync::Notify::new());
     let options = kessai::tui::Options {
-        refresh: Some(Arc::new(Signal(
-            IngestRefresher::new(ingest, s.clone()),
-            done.clone(),
-        ))),
+        refresh: Some(Arc::new(Signal(IngestRefresher::new(ingest), done.clone()))),
         ..Default::default()
     };
 
@@ -865,4 +897,84 @@ async fn refresh_runs_in_the_background_and_new_articles_appear() {
     assert!(status.starts_with("refreshed 8 feeds:"), "{status}");
     let screen = kessai::tui::buffer_text(terminal.backend().buffer());
     assert!(screen.contains(&format!("{stored}/{stored}")), "{screen}");
+}
+
+#[test]
+fn tmux_demo_ingests_the_sample_corpus_and_opens_the_reader() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install -y tmux)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("demo");
+    let tmux = Tmux {
+        socket: format!("kessai-demo-test-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "130",
+        "-y",
+        "40",
+        "bash --norc --noprofile",
+    ]);
+    tmux.literal("export PS1='READY> ' TERM=xterm-256color; clear");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the shell prompt", |s| s.contains("READY>"));
+    let bin = env!("CARGO_BIN_EXE_kessai");
+    tmux.literal(&format!("{bin} demo --store {}", store_dir.display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the reader on the demo store", |s| {
+        s.contains("Sources & tags") && s.contains("Articles · 171")
+    });
+    // Move down two rows and back up one.
+    tmux.keys(&["j", "j", "k"]);
+    // Search: the engine knows セブンペイ as 7pay's spelling.
+    tmux.keys(&["/"]);
+    tmux.literal("セブンペイ");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("search results", |s| {
+        s.contains("/セブンペイ · ") && !s.contains("/セブンペイ · 0 ")
+    });
+    assert!(
+        screen.contains("セブンペイ") || screen.contains("7pay"),
+        "{screen}"
+    );
+    // Filter by tag on top of a cleared list.
+    tmux.keys(&["c", "t"]);
+    tmux.wait_for("the tag picker", |s| s.contains("Filter by tag"));
+    tmux.literal("7pay-2019");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the tag filter", |s| s.contains("tag:7pay-2019 · 14 "));
+    // Open the first article, star it.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the article", |s| {
+        s.contains("Tags") && s.contains("7pay-2019")
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("the star", |s| s.contains("* starred"));
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the prompt after quitting", |s| {
+        !s.contains("Sources & tags") && s.lines().filter(|l| l.starts_with("READY>")).count() >= 1
+    });
+    assert!(!screen.contains('\u{1b}'), "{screen}");
+    let s = Store::open(&store_dir).unwrap();
+    let starred = s
+        .page(
+            &kessai::store::ListFilter {
+                starred_only: true,
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .unwrap();
+    assert_eq!(starred.items.len(), 1);
 }

@@ -1,7 +1,7 @@
-//! `kessai demo --no-tui [--store DIR]`: serves the built-in sample corpus on 127.0.0.1,
+//! `kessai demo [--no-tui] [--store DIR]`: serves the built-in sample corpus on 127.0.0.1,
 //! ingests it through the real pipeline (fetch, charset, parse, extract, tag, store) into a
-//! fresh store, and prints the summary. Nothing leaves the machine: the fetcher is limited to
-//! loopback addresses.
+//! fresh store, prints the summary, and opens the reader on it (not with `--no-tui`).
+//! Nothing leaves the machine: the fetcher is limited to loopback addresses.
 //!
 //! Without `--store` the store is a new folder under the system's temporary directory (never
 //! your own store); its path is printed so you can open it with `kessai --store PATH`.
@@ -39,7 +39,6 @@ pub struct DemoArgs {
 
 /// Runs `kessai demo`.
 pub fn run(args: &DemoArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let _ = args.no_tui;
     let server = SampleServer::start(SampleOptions::default())
         .context("cannot start the sample server on 127.0.0.1")?;
     let path = match &global.store {
@@ -65,6 +64,22 @@ pub fn run(args: &DemoArgs, global: &super::Global) -> anyhow::Result<ExitCode> 
         path.display(),
         path.display()
     );
+    use std::io::IsTerminal as _;
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !args.no_tui && !tty {
+        outln!("(not a terminal: the reader did not open)");
+    }
+    if !args.no_tui && tty {
+        // The sample server keeps serving while the reader is open, so R refreshes from it.
+        let refresh: std::sync::Arc<dyn kessai::tui::Refresher> =
+            std::sync::Arc::new(kessai::tui::refresh::IngestRefresher::new(ingest));
+        let options = kessai::tui::Options {
+            refresh: Some(refresh),
+            store_label: path.display().to_string(),
+            ..kessai::tui::Options::default()
+        };
+        kessai::tui::run(store, options)?;
+    }
     Ok(super::fetch::exit_code(&report))
 }
 

@@ -23,7 +23,7 @@ pub fn run(global: &super::Global) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::from)
         .and_then(|c| Ok(Ingest::new(c, store.clone(), NetworkScope::Any)?))
     {
-        Ok(ingest) => Arc::new(IngestRefresher::new(ingest, store.clone())),
+        Ok(ingest) => Arc::new(IngestRefresher::new(ingest)),
         Err(e) => Arc::new(Unavailable(format!("{e:#}"))),
     };
     let options = Options {

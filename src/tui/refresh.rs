@@ -7,20 +7,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::ingest::{self, FeedReport, FetchReport, Ingest};
-use crate::store::Store;
 
 use super::{Progress, Refresher};
 
 /// Refreshes through an [`Ingest`] pipeline (its configuration names the feeds).
 pub struct IngestRefresher {
     ingest: Ingest,
-    store: Store,
 }
 
 impl IngestRefresher {
-    /// Refreshes `store` with this pipeline (built on the same store).
-    pub fn new(ingest: Ingest, store: Store) -> IngestRefresher {
-        IngestRefresher { ingest, store }
+    /// Refreshes with this pipeline (built on the reader's store).
+    pub fn new(ingest: Ingest) -> IngestRefresher {
+        IngestRefresher { ingest }
     }
 }
 
@@ -47,11 +45,7 @@ impl Refresher for IngestRefresher {
         progress: Progress,
     ) -> Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send>> {
         let ingest = self.ingest.clone();
-        let store = self.store.clone();
         Box::pin(async move {
-            // New articles must reach the search index as they are stored, so `/` finds
-            // them; registering loads the tokenizer, hence off the async workers.
-            tokio::task::spawn_blocking(move || crate::search::register(&store)).await?;
             let feeds: Vec<_> = ingest.config().enabled_feeds().cloned().collect();
             if feeds.is_empty() {
                 anyhow::bail!("no enabled feeds in {}", ingest.config().source);

@@ -114,22 +114,12 @@ impl Filters {
     }
 }
 
-/// How a search query is run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchKind {
-    /// The full-text engine (`kessai::search`).
-    FullText,
-    /// A case-insensitive match on titles, scanning the filtered list.
-    Title,
-}
-
-/// The active search.
+/// The active search: a query in kessai's query language (`kessai::search`), matched
+/// article by article, newest first, within the list's filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Search {
     /// The query as typed.
     pub query: String,
-    /// How it runs.
-    pub kind: SearchKind,
 }
 
 /// A tag as a list chip.
@@ -189,7 +179,7 @@ pub struct ArticleList {
     pub selected: usize,
     /// First row shown.
     pub offset: usize,
-    /// Articles the last title-filter page scanned (shown so the user knows the scope).
+    /// Articles the search has looked at so far (shown so the user knows the scope).
     pub scanned: usize,
 }
 
@@ -219,7 +209,7 @@ pub struct OpenArticle {
     pub analysis: Analysis,
     /// Read / starred.
     pub flags: Flags,
-    /// Where the full-text search matched (from the engine), if a search is active.
+    /// Where the search matched (whole tokens, spelling variants), if a search is active.
     pub matches: Option<Vec<crate::model::Span>>,
     /// First line shown.
     pub scroll: usize,
@@ -701,8 +691,6 @@ pub struct App {
     pub filters: Filters,
     /// Active search.
     pub search: Option<Search>,
-    /// Whether `/` runs the full-text engine (else it filters titles).
-    pub full_text: bool,
     /// The sidebar.
     pub sidebar: Sidebar,
     /// The timeline.
@@ -737,7 +725,6 @@ impl App {
             article_load: Load::Idle,
             filters: Filters::default(),
             search: None,
-            full_text: true,
             sidebar: Sidebar::default(),
             timeline: Timeline::default(),
             refresh: Refresh::Idle,

@@ -8,8 +8,8 @@ use super::draw::{Areas, areas};
 use super::input::Action;
 use super::state::{
     App, Filters, Granularity, ListRow, Load, OpenArticle, PageMode, Pane, PickItem, PickValue,
-    Picker, PickerKind, Refresh, Search, SearchKind, SidebarData, SidebarEntry, StatusKind,
-    TimelineData, View, jst_midnight, sidebar_entries,
+    Picker, PickerKind, Refresh, Search, SidebarData, SidebarEntry, StatusKind, TimelineData, View,
+    jst_midnight, sidebar_entries,
 };
 use super::widgets::article::{QueryMarks, article_lines};
 use super::worker::{Cursor, Opened};
@@ -211,8 +211,9 @@ fn rewrap(app: &mut App) {
     if let Some(open) = app.article.as_mut() {
         if open.width != width {
             let marks = match (&search, &open.matches) {
-                (Some(s), _) if s.kind == SearchKind::Title => QueryMarks::Words(&s.query),
                 (Some(_), Some(spans)) => QueryMarks::Spans(spans),
+                // Until the matcher's answer arrives, mark the words as typed.
+                (Some(s), None) => QueryMarks::Words(&s.query),
                 _ => QueryMarks::None,
             };
             let (lines, matches) = article_lines(
@@ -311,15 +312,10 @@ fn prompt_action(app: &mut App, action: Action, out: &mut Vec<Command>) {
         Action::Open => {
             let q = text.trim().to_string();
             app.prompt = None;
-            let kind = if app.full_text {
-                SearchKind::FullText
-            } else {
-                SearchKind::Title
-            };
             app.search = if q.is_empty() {
                 None
             } else {
-                Some(Search { query: q, kind })
+                Some(Search { query: q })
             };
             app.focus = Pane::List;
             out.push(reload(app));
@@ -329,21 +325,18 @@ fn prompt_action(app: &mut App, action: Action, out: &mut Vec<Command>) {
     }
 }
 
-/// The search changed: the open article's marks must follow. Title-filter marks are
-/// recomputed here; the engine's matches come with the article again.
+/// The search changed: the open article's marks must follow; the matcher's spans come
+/// with the article again.
 fn search_changed(app: &mut App) -> Option<Command> {
     let open = app.article.as_mut()?;
     open.matches = None;
     open.width = u16::MAX;
     let id = open.article.id;
     rewrap(app);
-    match &app.search {
-        Some(s) if s.kind == SearchKind::FullText => Some(Command::OpenArticle {
-            id,
-            search: app.search.clone(),
-        }),
-        _ => None,
-    }
+    app.search.as_ref().map(|s| Command::OpenArticle {
+        id,
+        search: Some(s.clone()),
+    })
 }
 
 fn picker_action(app: &mut App, action: Action, out: &mut Vec<Command>) {
@@ -680,14 +673,7 @@ fn sidebar_open(app: &mut App, out: &mut Vec<Command>) {
             app.filters.family = None;
         }
         SidebarEntry::Saved(s) => {
-            app.search = Some(Search {
-                query: s.query,
-                kind: if app.full_text {
-                    SearchKind::FullText
-                } else {
-                    SearchKind::Title
-                },
-            });
+            app.search = Some(Search { query: s.query });
             out.extend(search_changed(app));
         }
     }
@@ -695,18 +681,11 @@ fn sidebar_open(app: &mut App, out: &mut Vec<Command>) {
     out.push(reload(app));
 }
 
-/// Whether a title contains the query (case-insensitive), the title-filter rule.
-pub fn title_matches(title: &str, query: &str) -> bool {
-    let q = query.to_lowercase();
-    q.split_whitespace()
-        .all(|word| title.to_lowercase().contains(word))
-}
-
 fn next_match(app: &mut App, forward: bool, a: &Areas) {
-    let Some(search) = app.search.clone() else {
+    if app.search.is_none() {
         app.say(StatusKind::Info, "no search: / starts one");
         return;
-    };
+    }
     if app.focus == Pane::Article {
         let page = article_height(a);
         if let Some(open) = app.article.as_mut() {
@@ -726,29 +705,14 @@ fn next_match(app: &mut App, forward: bool, a: &Areas) {
         }
         return;
     }
-    let rows = &app.list.rows;
+    // Every row of a search is a match: n/N step through them.
+    let n = app.list.rows.len();
     let s = app.list.selected;
-    if search.kind == SearchKind::FullText {
-        // Every row is a match (ranked): n/N step through them.
-        let n = rows.len();
-        let next = if forward { s + 1 } else { s.wrapping_sub(1) };
-        if next < n {
-            app.list.selected = next;
-        } else {
-            app.say(StatusKind::Info, "no more results loaded");
-        }
-        return;
-    }
-    let found = if forward {
-        (s + 1..rows.len()).find(|&i| title_matches(&rows[i].title, &search.query))
+    let next = if forward { s + 1 } else { s.wrapping_sub(1) };
+    if next < n {
+        app.list.selected = next;
     } else {
-        (0..s)
-            .rev()
-            .find(|&i| title_matches(&rows[i].title, &search.query))
-    };
-    match found {
-        Some(i) => app.list.selected = i,
-        None => app.say(StatusKind::Info, "no more matching titles loaded"),
+        app.say(StatusKind::Info, "no more results loaded");
     }
 }
 
@@ -802,10 +766,6 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
             if let Some(n) = note {
                 app.say(StatusKind::Info, n);
             }
-            let ranked = app
-                .search
-                .as_ref()
-                .is_some_and(|s| s.kind == SearchKind::FullText);
             let list = &mut app.list;
             list.scanned += scanned;
             match mode {
@@ -821,7 +781,7 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
                     list.next = next;
                     list.exhausted = list.next.is_none();
                 }
-                PageMode::Head => merge_head(list, rows, next, ranked),
+                PageMode::Head => merge_head(list, rows, next),
             }
             list.load = Load::Loaded;
             out.extend(more(app));
@@ -968,18 +928,12 @@ fn head_reload(app: &mut App) -> Vec<Command> {
 /// Takes in a fresh first page after new articles arrived. New articles can be older than
 /// the top (feeds publish late), so the fresh page replaces every loaded row down to its
 /// last one; older loaded rows stay below it, with their cursor. The selection stays on the
-/// same article. Ranked search results have no date order: their list starts over from
-/// the fresh page.
-fn merge_head(
-    list: &mut super::state::ArticleList,
-    rows: Vec<ListRow>,
-    next: Option<Cursor>,
-    ranked: bool,
-) {
+/// same article.
+fn merge_head(list: &mut super::state::ArticleList, rows: Vec<ListRow>, next: Option<Cursor>) {
     let keep = list.current().map(|r| r.id);
     let order = |r: &ListRow| (r.published, r.id);
-    let tail: Vec<ListRow> = match (rows.last(), next.is_some(), ranked) {
-        (Some(boundary), true, false) => {
+    let tail: Vec<ListRow> = match (rows.last(), next.is_some()) {
+        (Some(boundary), true) => {
             let b = order(boundary);
             list.rows.drain(..).filter(|r| order(r) < b).collect()
         }
@@ -1019,7 +973,11 @@ mod tests {
             generation: app.list.generation,
             mode,
             rows: ids.iter().map(|&i| row(i)).collect(),
-            next: more.then_some(Cursor::Offset(ids.len())),
+            next: more.then(|| {
+                format!("{:032x}", ids.len())
+                    .parse::<Cursor>()
+                    .expect("a cursor")
+            }),
             scanned: 0,
             note: None,
         }

@@ -4,42 +4,30 @@
 
 use std::ffi::OsString;
 use std::process::Stdio;
-use std::sync::{Arc, OnceLock};
 
 use crate::model::{Analysis, Article, ArticleId, Family, Flags, Span};
-use crate::search::{self, Engine, Query, Status};
+use crate::search::{self, Compiled, Doc};
 use crate::store::{ListFilter, Store};
+use crate::tokenize::Tokenizer;
 
 use super::state::{
-    Chip, FeedRow, Filters, Granularity, IncidentItem, ListRow, PAGE_SIZE, SavedSearch, Search,
-    SearchKind, SidebarData, bucketize, jst_day,
+    Chip, FeedRow, Granularity, IncidentItem, ListRow, PAGE_SIZE, SavedSearch, Search, SidebarData,
+    bucketize, jst_day,
 };
 use super::text::clean_line;
-use super::update::{Command, ListQuery, Msg, title_matches};
+use super::update::{Command, ListQuery, Msg};
 
-/// Where a list page continues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    /// A position in a store index (plain lists and the title filter).
-    Store(crate::store::Cursor),
-    /// An offset into ranked search results.
-    Offset(usize),
-}
+/// Where a list page continues (the store's opaque position).
+pub type Cursor = crate::store::Cursor;
 
-impl Cursor {
-    fn store(self) -> Option<crate::store::Cursor> {
-        match self {
-            Cursor::Store(c) => Some(c),
-            Cursor::Offset(_) => None,
-        }
-    }
-}
+/// The tree (owned by the reader) that holds saved searches: name → query.
+pub const SAVED_TREE: &str = "tui.saved-searches";
 
-/// Ids looked at per store request while filtering titles.
-const TITLE_SCAN_CHUNK: usize = 500;
-/// Articles a title filter examines before handing back a (possibly short) page; the list
-/// asks for more as the user scrolls, so no request walks the whole store at once.
-const TITLE_SCAN_BUDGET: usize = 5_000;
+/// Ids fetched per store request while searching.
+const SEARCH_CHUNK: usize = 250;
+/// Articles one search request examines before handing back a (possibly short) page; the
+/// list asks for more as the user scrolls, so no request walks the whole store at once.
+const SEARCH_BUDGET: usize = 2_000;
 /// Tag chips kept per row.
 const MAX_CHIPS: usize = 6;
 /// Timeline buckets kept (the newest).
@@ -52,45 +40,12 @@ const TIMELINE_LIMIT: usize = 200_000;
 pub struct Worker {
     store: Store,
     browser: Option<OsString>,
-    /// The full-text engine, opened on the first search (it loads the tokenizer).
-    engine: Arc<OnceLock<Result<Engine, String>>>,
 }
 
-/// The user's query with the list's filters added as `feed:`, `tag:`, `since:`, `until:`
-/// and `is:` conditions, so search and filters narrow each other.
-pub fn full_query(text: &str, f: &Filters) -> Result<Query, String> {
-    let parsed = search::parse(text).map_err(|e| format!("bad query: {e}"))?;
-    let mut all = vec![parsed];
-    if let Some(feed) = &f.feed {
-        all.push(Query::Feed(feed.clone()));
-    }
-    if let Some(tag) = &f.tag {
-        all.push(Query::Tag {
-            value: tag.as_str().to_string(),
-            col: 1,
-        });
-    }
-    if let Some(fam) = f.family {
-        all.push(Query::Family(fam));
-    }
-    if let Some(t) = f.since {
-        all.push(Query::Since(jst_day(t)));
-    }
-    if let Some(t) = f.until {
-        // `until:` includes its day; the filter's bound is exclusive.
-        all.push(Query::Until(jst_day(t - chrono::Duration::seconds(1))));
-    }
-    if f.unread_only {
-        all.push(Query::Is(Status::Unread));
-    }
-    if f.starred_only {
-        all.push(Query::Is(Status::Starred));
-    }
-    Ok(if all.len() == 1 {
-        all.remove(0)
-    } else {
-        Query::And(all)
-    })
+/// Compiles a query of kessai's query language (a malformed query names the column).
+fn compile(text: &str) -> Result<Compiled, String> {
+    let q = search::parse(text).map_err(|e| format!("bad query: {e}"))?;
+    Compiled::new(&q).map_err(|e| format!("bad query: {e}"))
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -139,18 +94,7 @@ impl Worker {
     /// A worker on `store`; links open with `browser` (a program name), else `$BROWSER`,
     /// else `xdg-open`.
     pub fn new(store: Store, browser: Option<OsString>) -> Worker {
-        Worker {
-            store,
-            browser,
-            engine: Arc::new(OnceLock::new()),
-        }
-    }
-
-    fn engine(&self) -> Result<&Engine, String> {
-        self.engine
-            .get_or_init(|| Engine::new(&self.store).map_err(err))
-            .as_ref()
-            .map_err(Clone::clone)
+        Worker { store, browser }
     }
 
     /// The store.
@@ -234,97 +178,58 @@ impl Worker {
         })
     }
 
-    /// One page of rows: straight from the store, from the full-text engine, or (when the
-    /// engine cannot open) title-filtered within a scan budget.
+    /// One page of rows: straight from the store, or the articles among the next ones (at
+    /// most [`SEARCH_BUDGET`] looked at) that the search matches.
     fn load_page(&self, q: &ListQuery, cursor: Option<Cursor>) -> Result<LoadedPage, String> {
         let filter = to_filter(q);
         let Some(s) = &q.search else {
-            let start = cursor.and_then(Cursor::store);
-            let page = self.store.page(&filter, start, PAGE_SIZE).map_err(err)?;
+            let page = self.store.page(&filter, cursor, PAGE_SIZE).map_err(err)?;
             let mut rows = Vec::with_capacity(page.items.len());
             for id in page.items {
                 rows.extend(self.row(id)?);
             }
             return Ok(LoadedPage {
                 rows,
-                next: page.next.map(Cursor::Store),
+                next: page.next,
                 scanned: 0,
                 note: None,
             });
         };
-        if s.kind == SearchKind::FullText {
-            match self.engine() {
-                Ok(engine) => return self.search_page(engine, s, q, cursor),
-                Err(e) => {
-                    let mut p = self.title_page(s, &filter, cursor)?;
-                    p.note = Some(format!(
-                        "full-text search unavailable ({e}); filtering titles instead"
-                    ));
-                    return Ok(p);
-                }
-            }
-        }
-        self.title_page(s, &filter, cursor)
+        self.search_page(s, &filter, cursor)
     }
 
+    /// Matches the query article by article, newest first, inside the list's filters (which
+    /// the store's indexes answer): the query language's exact meaning (whole tokens,
+    /// spelling variants, fields), without an index.
     fn search_page(
-        &self,
-        engine: &Engine,
-        s: &Search,
-        q: &ListQuery,
-        cursor: Option<Cursor>,
-    ) -> Result<LoadedPage, String> {
-        let query = full_query(&s.query, &q.filters)?;
-        let start = match cursor {
-            Some(Cursor::Offset(n)) => Some(search::Cursor(n)),
-            _ => None,
-        };
-        let res = engine.search(&query, PAGE_SIZE, start).map_err(err)?;
-        let mut rows = Vec::with_capacity(res.hits.len());
-        for hit in res.hits {
-            rows.push(self.row_of(hit.article)?);
-        }
-        let note = res.stale.map(|st| {
-            format!(
-                "the search index covers {} of {} articles: run `kessai reindex`",
-                st.indexed, st.stored
-            )
-        });
-        Ok(LoadedPage {
-            rows,
-            next: res.next.map(|c| Cursor::Offset(c.0)),
-            scanned: 0,
-            note,
-        })
-    }
-
-    fn title_page(
         &self,
         s: &Search,
         filter: &ListFilter,
         cursor: Option<Cursor>,
     ) -> Result<LoadedPage, String> {
+        let compiled = compile(&s.query)?;
+        let tokenizer = Tokenizer::shared();
         let mut rows = Vec::new();
         let mut scanned = 0;
-        let mut cur = cursor.and_then(Cursor::store);
+        let mut cur = cursor;
         loop {
-            let page = self
-                .store
-                .page(filter, cur, TITLE_SCAN_CHUNK)
-                .map_err(err)?;
+            let page = self.store.page(filter, cur, SEARCH_CHUNK).map_err(err)?;
             for id in page.items {
                 scanned += 1;
-                if let Some(row) = self.row(id)? {
-                    if title_matches(&row.title, &s.query) {
-                        rows.push(row);
-                    }
+                let Some(a) = self.store.get(id).map_err(err)? else {
+                    continue;
+                };
+                let analysis = self.store.analysis(id).map_err(err)?.unwrap_or_default();
+                let flags = self.store.flags(id).map_err(err)?.unwrap_or_default();
+                if compiled.matches(&Doc::new(&a, tokenizer), &a, &analysis, flags) {
+                    rows.push(self.row_of(a)?);
                 }
             }
             cur = page.next;
-            if cur.is_none() || rows.len() >= PAGE_SIZE || scanned >= TITLE_SCAN_BUDGET {
+            if cur.is_none() || rows.len() >= PAGE_SIZE || scanned >= SEARCH_BUDGET {
                 return Ok(LoadedPage {
                     rows,
-                    next: cur.map(Cursor::Store),
+                    next: cur,
                     scanned,
                     note: None,
                 });
@@ -355,18 +260,26 @@ impl Worker {
     }
 
     fn saved_searches(&self) -> Result<Vec<SavedSearch>, String> {
-        Ok(search::saved::list(&self.store)
-            .map_err(err)?
-            .into_iter()
-            .map(|s| SavedSearch {
-                name: s.name,
-                query: s.query,
-            })
-            .collect())
+        let tree = self.store.tree(SAVED_TREE).map_err(err)?;
+        let mut out = Vec::new();
+        for kv in tree.iter() {
+            let (k, v) = kv.map_err(err)?;
+            out.push(SavedSearch {
+                name: String::from_utf8_lossy(&k).into_owned(),
+                query: String::from_utf8_lossy(&v).into_owned(),
+            });
+        }
+        Ok(out)
     }
 
     fn save_search(&self, name: &str, query: &str) -> Result<(), String> {
-        search::saved::save(&self.store, name, query).map_err(err)
+        // Refuse what would not run again.
+        compile(query)?;
+        let tree = self.store.tree(SAVED_TREE).map_err(err)?;
+        tree.insert(name.as_bytes(), query.as_bytes())
+            .map_err(err)?;
+        tree.flush().map_err(err)?;
+        Ok(())
     }
 
     fn article(&self, id: ArticleId, search: Option<&Search>) -> Result<Msg, String> {
@@ -377,25 +290,13 @@ impl Worker {
             .ok_or_else(|| "no longer in the store".to_string())?;
         let analysis = self.store.analysis(id).map_err(err)?.unwrap_or_default();
         let flags: Flags = self.store.flags(id).map_err(err)?.unwrap_or_default();
-        let matches = match search {
-            Some(s) if s.kind == SearchKind::FullText => self.highlights(&a, &s.query),
-            _ => None,
-        };
+        let matches = search.and_then(|s| highlights(&a, &s.query));
         Ok(Msg::Article(Box::new(Opened {
             article: a,
             analysis,
             flags,
             matches,
         })))
-    }
-
-    /// Where the search's words occur in the article, as the engine matches them (whole
-    /// tokens, spelling variants); `None` when the query cannot be compiled.
-    fn highlights(&self, a: &Article, query: &str) -> Option<Vec<Span>> {
-        let engine = self.engine().ok()?;
-        let compiled = engine.compile(&search::parse(query).ok()?).ok()?;
-        let doc = search::Doc::new(a, crate::tokenize::Tokenizer::shared());
-        Some(compiled.highlights(&doc))
     }
 
     /// Reads the incident-tagged articles (newest first, bounded) and buckets them.
@@ -478,6 +379,13 @@ impl Worker {
     }
 }
 
+/// Where the search's words occur in the article, as the matcher finds them (whole tokens,
+/// spelling variants); `None` when the query does not compile.
+fn highlights(a: &Article, query: &str) -> Option<Vec<Span>> {
+    let compiled = compile(query).ok()?;
+    Some(compiled.highlights(&Doc::new(a, Tokenizer::shared())))
+}
+
 /// A page of rows as the worker produced it.
 struct LoadedPage {
     rows: Vec<ListRow>,
@@ -495,7 +403,7 @@ pub struct Opened {
     pub analysis: Analysis,
     /// Read / starred.
     pub flags: Flags,
-    /// The full-text search's matches, when a search is active.
+    /// The search's matches, when a search is active.
     pub matches: Option<Vec<Span>>,
 }
 

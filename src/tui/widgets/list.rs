@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::{dim, family_color, pane_block, selected_style};
-use crate::tui::state::{App, Chip, ListRow, Load, SearchKind, jst_date};
+use crate::tui::state::{App, Chip, ListRow, Load, jst_date};
 use crate::tui::text::{clean_line, fit, truncate, width};
 
 /// The list pane.
@@ -97,9 +97,6 @@ pub fn title(app: &App) -> String {
     if let Some(s) = &app.search {
         t.push_str(" · /");
         t.push_str(&clean_line(&s.query));
-        if s.kind == SearchKind::Title {
-            t.push_str(" (title filter)");
-        }
     }
     let l = &app.list;
     t.push_str(&format!(
@@ -107,6 +104,10 @@ pub fn title(app: &App) -> String {
         l.rows.len(),
         if l.exhausted { "" } else { "+" }
     ));
+    if app.search.is_some() && !l.exhausted {
+        // A search looks at the newest articles first and goes on as you scroll.
+        t.push_str(&format!("({} searched) ", l.scanned));
+    }
     t
 }
 
@@ -126,17 +127,6 @@ impl Widget for ListPane<'_> {
                     format!("error: {}", clean_line(e)),
                     Style::default().fg(Color::Red),
                 ),
-                Load::Loaded
-                    if app
-                        .search
-                        .as_ref()
-                        .is_some_and(|s| s.kind == SearchKind::Title) =>
-                {
-                    (
-                        format!("No title matches among {} articles.", l.scanned),
-                        dim(),
-                    )
-                }
                 Load::Loaded if app.search.is_some() => (
                     "No matches. / edits the search, c clears it.".to_string(),
                     dim(),

@@ -23,11 +23,7 @@ impl Widget for StatusBar<'_> {
         let w = usize::from(area.width);
         buf.set_style(area, Style::default().bg(Color::Black));
         if let Some(text) = &app.prompt {
-            let hint = if app.full_text {
-                "  words \"phrase\" OR -word tag: feed: since: is:unread · Enter · Esc"
-            } else {
-                "  title filter · Enter · Esc"
-            };
+            let hint = "  words \"phrase\" OR -word tag: feed: since: is:unread · Enter · Esc";
             let q = clean_line(text);
             let line = Line::from(vec![
                 Span::styled(
