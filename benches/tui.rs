@@ -228,6 +228,25 @@ fn child(dir: &Path) {
     h.render();
     let timeline_key = t.elapsed();
 
+    // Search: the matcher over the newest articles (the first search also loads the
+    // tokenizer's dictionary); one page is at most 2,000 articles examined.
+    let rows_loaded = h.app.list.rows.len();
+    h.press(&["T"]);
+    let mut searches = Vec::new();
+    for q in ["セブンペイ", "不正アクセス OR フィッシング"] {
+        h.press(&["c", "/"]);
+        h.type_text(q);
+        let t = Instant::now();
+        h.press(&["Enter"]);
+        h.render();
+        searches.push(format!(
+            "{q}: {:.0} ms, {} rows from {} articles",
+            ms(t.elapsed()),
+            h.app.list.rows.len(),
+            h.app.list.scanned
+        ));
+    }
+
     println!("first_frame_ms {:.1}", ms(first_frame));
     println!("keys {}", times.len());
     println!("key_p50_ms {:.2}", ms(percentile(&times, 0.50)));
@@ -249,9 +268,10 @@ fn child(dir: &Path) {
         ms(*with_work.last().unwrap_or(&Duration::ZERO))
     );
     println!("slowest_keys_ms {}", top.join(" "));
-    println!("rows_loaded {}", h.app.list.rows.len());
+    println!("rows_loaded {rows_loaded}");
     println!("timeline_ms {:.1} ({buckets} weekly buckets)", ms(timeline));
     println!("timeline_key_ms {:.2}", ms(timeline_key));
+    println!("search_pages {}", searches.join(" | "));
     println!("peak_rss_mb {:.1}", peak_rss_mb());
 }
 
