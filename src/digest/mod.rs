@@ -1,0 +1,508 @@
+//! The daily digest: a period's articles grouped into stories and sections, rendered as
+//! Markdown, one self-contained HTML file, or versioned JSON.
+//!
+//! [`build`] is pure: it takes articles with their analyses and the failed feeds and returns
+//! a [`Digest`], ordered only by sort keys so that two runs over the same store give the same
+//! bytes. [`markdown`], [`html`] and [`json`] render a [`Digest`]; [`collect`] reads one
+//! period from the store through its date index. The JSON shape is the [`Digest`] type itself,
+//! described in `docs/digest-schema.json` ([`SCHEMA_VERSION`]).
+
+mod build;
+pub mod html;
+pub mod json;
+pub mod markdown;
+mod period;
+mod text;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ArticleId, DateRole, Family, FeedId, TagId};
+
+pub use build::{BuildOptions, FeedName, build};
+pub use period::{Period, parse_day};
+
+/// Version of the JSON shape; bumped on any change that is not a pure addition.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How many services the headline names.
+pub const TOP_SERVICES: usize = 5;
+
+/// What can go wrong building a digest.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    /// A date that is not `YYYY-MM-DD`.
+    #[error("not a date (expected YYYY-MM-DD): {text:?}")]
+    BadDate {
+        /// What was given.
+        text: String,
+    },
+    /// `--until` before `--since`.
+    #[error("the period is empty: {until} is before {since}")]
+    EmptyPeriod {
+        /// First day asked for.
+        since: NaiveDate,
+        /// Last day asked for.
+        until: NaiveDate,
+    },
+}
+
+/// Display labels for tag ids (from the taxonomy); ids without one show as themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    map: BTreeMap<TagId, String>,
+}
+
+impl Labels {
+    /// Labels from `(id, label)` pairs.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (TagId, String)>) -> Labels {
+        Labels {
+            map: pairs.into_iter().collect(),
+        }
+    }
+
+    /// The label of a tag, or its id.
+    pub fn label(&self, id: &TagId) -> String {
+        self.map
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.as_str().to_string())
+    }
+}
+
+/// A period's digest. Serialised as is for `--format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The days covered.
+    pub period: PeriodInfo,
+    /// The search query that filtered the articles, if any.
+    pub query: Option<String>,
+    /// Headline numbers.
+    pub summary: Summary,
+    /// Stories about incidents, most covered first.
+    pub incidents: Vec<Story>,
+    /// Articles that belong to no incident story, by tag family.
+    pub other_news: Vec<NewsSection>,
+    /// Feeds whose last fetch in the period failed.
+    pub failed_sources: Vec<FailedSource>,
+}
+
+/// The period, as plain values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodInfo {
+    /// First local day.
+    pub first_day: NaiveDate,
+    /// Last local day (inclusive).
+    pub last_day: NaiveDate,
+    /// IANA time zone of the days.
+    pub time_zone: String,
+    /// Start, inclusive, UTC.
+    pub start: DateTime<Utc>,
+    /// End, exclusive, UTC.
+    pub end: DateTime<Utc>,
+}
+
+/// The headline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Articles in the digest.
+    pub articles: u64,
+    /// Incident stories (known incidents plus service+threat groups).
+    pub incidents: u64,
+    /// Of those, stories of a known incident (an `incident` tag).
+    pub known_incidents: u64,
+    /// Distinct feeds the articles came from.
+    pub sources: u64,
+    /// Feeds that failed to fetch in the period.
+    pub failed_sources: u64,
+    /// Services and exchanges by the number of articles that mention them, most first.
+    pub services: Vec<TagCount>,
+}
+
+/// A tag and how many articles carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagCount {
+    /// Taxonomy id.
+    pub id: TagId,
+    /// Its family.
+    pub family: Family,
+    /// Display label.
+    pub label: String,
+    /// Articles carrying it.
+    pub articles: u64,
+}
+
+/// What groups a story's articles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoryKind {
+    /// A known incident: the articles share an `incident` tag.
+    Incident,
+    /// No incident tag: the articles share their main service (or exchange) and threat.
+    ServiceThreat,
+}
+
+/// One story: the articles about one incident from every outlet, merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Story {
+    /// Stable key: `incident:<id>` or `service-threat:<service>+<threat>`.
+    pub key: String,
+    /// How the articles were grouped.
+    pub kind: StoryKind,
+    /// The incident's label, or `service — threat`.
+    pub title: String,
+    /// The earliest article's headline.
+    pub headline: String,
+    /// The incident tag (kind `incident`).
+    pub incident: Option<TagId>,
+    /// The service or exchange (kind `service-threat`).
+    pub service: Option<TagId>,
+    /// The threat (kind `service-threat`).
+    pub threat: Option<TagId>,
+    /// Earliest article.
+    pub first_published: DateTime<Utc>,
+    /// Latest article.
+    pub last_published: DateTime<Utc>,
+    /// Every outlet that covered it, in order of first report.
+    pub sources: Vec<StorySource>,
+    /// Every tag of its articles, by family, then most articles.
+    pub tags: Vec<TagCount>,
+    /// Facts stated by its articles, merged and de-duplicated, each with its sources.
+    pub facts: StoryFacts,
+    /// Its articles, oldest first.
+    pub articles: Vec<ArticleEntry>,
+}
+
+/// One outlet's part in a story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorySource {
+    /// Feed id.
+    pub feed: FeedId,
+    /// Feed display name.
+    pub name: String,
+    /// Its articles in the story.
+    pub articles: u64,
+}
+
+/// An article as the digest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleEntry {
+    /// Store id.
+    pub id: ArticleId,
+    /// Feed id.
+    pub feed: FeedId,
+    /// Feed display name.
+    pub source: String,
+    /// Headline as stored (untrusted text: escape it wherever it goes).
+    pub title: String,
+    /// URL as stored (untrusted).
+    pub url: String,
+    /// The URL when it is a plain http(s) link, else null: the only one to make clickable.
+    pub link: Option<String>,
+    /// Publication time.
+    pub published: DateTime<Utc>,
+    /// The feed's lead, shortened to [`LEAD_CHARS`] characters.
+    pub lead: String,
+    /// Its tags, by family then id.
+    pub tags: Vec<TagRef>,
+}
+
+/// A tag as an article carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRef {
+    /// Taxonomy id.
+    pub id: TagId,
+    /// Its family.
+    pub family: Family,
+    /// Display label.
+    pub label: String,
+}
+
+/// How many characters of an article's lead the digest keeps.
+pub const LEAD_CHARS: usize = 160;
+
+/// Where a fact was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactSource {
+    /// The article.
+    pub article: ArticleId,
+    /// Its feed.
+    pub feed: FeedId,
+    /// The feed's display name.
+    pub source: String,
+}
+
+/// A story's facts, merged across its articles.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoryFacts {
+    /// Affected counts, largest first.
+    pub counts: Vec<CountEntry>,
+    /// Amounts of money, largest first.
+    pub amounts: Vec<AmountEntry>,
+    /// Dates, earliest first.
+    pub dates: Vec<DateEntry>,
+    /// Causes, most reported first.
+    pub causes: Vec<CauseEntry>,
+}
+
+impl StoryFacts {
+    /// Whether no fact was found.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+            && self.amounts.is_empty()
+            && self.dates.is_empty()
+            && self.causes.is_empty()
+    }
+}
+
+/// A count (people, records, cases), one entry per value and unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountEntry {
+    /// The number.
+    pub value: u64,
+    /// Counter word (件, 人, ...).
+    pub unit: String,
+    /// 約, 超, 最大 ... as the first source wrote it.
+    pub qualifier: Option<String>,
+    /// The text of the first source.
+    pub text: String,
+    /// Every article that states it.
+    pub sources: Vec<FactSource>,
+}
+
+/// An amount in yen, one entry per value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmountEntry {
+    /// Yen.
+    pub yen: u64,
+    /// 約, 超 ... as the first source wrote it.
+    pub qualifier: Option<String>,
+    /// The text of the first source.
+    pub text: String,
+    /// Every article that states it.
+    pub sources: Vec<FactSource>,
+}
+
+/// A date and what it is the date of, one entry per date and role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateEntry {
+    /// The date.
+    pub date: NaiveDate,
+    /// Occurred, discovered, announced or mentioned.
+    pub role: DateRole,
+    /// The text of the first source.
+    pub text: String,
+    /// Every article that states it.
+    pub sources: Vec<FactSource>,
+}
+
+/// A named cause, one entry per wording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CauseEntry {
+    /// The cause as written.
+    pub cause: String,
+    /// Every article that names it.
+    pub sources: Vec<FactSource>,
+}
+
+/// Articles outside every story, under the first family they have a tag of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewsSection {
+    /// The family; null for articles with no tag.
+    pub family: Option<Family>,
+    /// Section heading.
+    pub title: String,
+    /// Its articles, oldest first.
+    pub articles: Vec<ArticleEntry>,
+}
+
+/// A feed whose most recent fetch in the period failed (from the store's feed state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedSource {
+    /// Feed id.
+    pub feed: FeedId,
+    /// Display name.
+    pub name: String,
+    /// When the failing fetch ran.
+    pub last_attempt: DateTime<Utc>,
+    /// Its error, one line.
+    pub error: String,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// Last time it worked, if ever.
+    pub last_success: Option<DateTime<Utc>>,
+}
+
+/// English heading of an "other news" section.
+pub fn section_title(family: Option<Family>) -> &'static str {
+    match family {
+        Some(Family::Service) => "Payment services",
+        Some(Family::Exchange) => "Crypto exchanges",
+        Some(Family::Threat) => "Threats",
+        Some(Family::Control) => "Controls",
+        Some(Family::Actor) => "Regulators and operators",
+        Some(Family::Incident) => "Incidents",
+        None => "Other",
+    }
+}
+
+/// English name of a date's role.
+pub fn role_name(role: DateRole) -> &'static str {
+    match role {
+        DateRole::Occurred => "occurred",
+        DateRole::Discovered => "discovered",
+        DateRole::Announced => "announced",
+        DateRole::Mentioned => "mentioned",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::tests::{hit, item, jcoin_day, tokyo_day};
+    use super::*;
+    use crate::model::Facts;
+
+    const HOSTILE: &str = "<script>alert(1)</script>\" onmouseover=\"alert(2)\u{1b}]0;pwned\u{7}\u{1b}[2J[x](javascript:alert(3))\u{202e}&amp;";
+
+    fn hostile_digest() -> Digest {
+        let mut items = jcoin_day();
+        for (a, an, name) in items.iter_mut() {
+            a.draft.title = format!("{HOSTILE}{}", a.draft.title);
+            a.draft.summary = HOSTILE.to_string();
+            *name = format!("<img src=x onerror=alert(4)>{name}");
+            an.facts.causes.push(HOSTILE.to_string());
+        }
+        items[0].0.draft.url = "javascript:alert(5)".into();
+        items[1].0.draft.url = "data:text/html,<script>alert(6)</script>".into();
+        items[2].0.draft.url = "http://127.0.0.1:1/a\"onmouseover=\"alert(7)".into();
+        items.push(item(
+            9,
+            "evil",
+            "2019-09-04T11:00:00+09:00",
+            vec![hit("<b>tag</b>", crate::model::Family::Service, 1)],
+            Facts::default(),
+        ));
+        let failures = [FailedSource {
+            feed: crate::model::FeedId::new("evil"),
+            name: HOSTILE.into(),
+            last_attempt: "2019-09-04T05:00:00Z".parse().unwrap(),
+            error: HOSTILE.into(),
+            consecutive_failures: 3,
+            last_success: None,
+        }];
+        build(
+            items,
+            &tokyo_day("2019-09-04"),
+            failures,
+            &BuildOptions {
+                labels: Labels::default(),
+                query: Some(HOSTILE.into()),
+            },
+        )
+    }
+
+    #[test]
+    fn html_of_hostile_text_is_inert() {
+        let html = html::render(&hostile_digest());
+        let lower = html.to_lowercase();
+        assert!(!lower.contains("<script"), "no script element");
+        assert!(!lower.contains("<img"), "no injected element");
+        assert!(!lower.contains("<b>"), "tags are text");
+        assert!(
+            !lower.contains("javascript:alert(5)\""),
+            "no javascript link"
+        );
+        assert!(!lower.contains("href=\"javascript"));
+        assert!(!lower.contains("href=\"data"));
+        // No element carries an event handler: look inside real tags only (text `<` is
+        // escaped, so every `<` starts one).
+        let tag = regex::Regex::new(r"<[^>]*>").unwrap();
+        let handler = regex::Regex::new(r#"[\s"'/]on[a-z]+\s*="#).unwrap();
+        for t in tag.find_iter(&lower) {
+            assert!(!handler.is_match(t.as_str()), "{}", t.as_str());
+        }
+        assert!(!html.contains('\u{1b}') && !html.contains('\u{7}') && !html.contains('\u{202e}'));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onmouseover=&quot;"));
+        assert!(html.contains(&format!("content=\"{}\"", CSP_ESCAPED)));
+        // The one http link whose text tries to break out stays one escaped attribute.
+        assert!(html.contains("href=\"http://127.0.0.1:1/a&quot;onmouseover=&quot;alert(7)\""));
+    }
+
+    const CSP_ESCAPED: &str =
+        "default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;; img-src data:";
+
+    #[test]
+    fn markdown_of_hostile_text_is_inert() {
+        let md = markdown::render(&hostile_digest());
+        assert!(!md.contains('\u{1b}') && !md.contains('\u{7}') && !md.contains('\u{202e}'));
+        // Raw HTML is escaped for renderers that pass it: the only `<` left open a link
+        // target (`](<http…>)`).
+        let rest = md.replace(r"\<", "").replace("](<http", "");
+        assert!(!rest.contains('<'), "{rest}");
+        let links = md.replace(r"\]", "");
+        assert!(!links.contains("](javascript") && !links.contains("](<javascript"));
+        assert!(!links.contains("](data:") && !links.contains("](<data:"));
+        assert!(md.contains(r"\<script\>alert(1)\</script\>"));
+        assert!(md.contains(r"\[x\](javascript:alert(3))"));
+        // Every Markdown link target is http(s).
+        for target in md.split("](<").skip(1) {
+            assert!(
+                target.starts_with("http://") || target.starts_with("https://"),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_round_trips_and_keeps_the_data() {
+        let d = hostile_digest();
+        let text = json::render(&d).unwrap();
+        assert_eq!(json::parse(&text).unwrap(), d);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+        assert!(!text.contains('\u{1b}'), "controls are JSON-escaped");
+        // The unsafe URL is kept as data, but never offered as a link.
+        let all: Vec<&serde_json::Value> = v["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["articles"].as_array().unwrap())
+            .collect();
+        let js = all
+            .iter()
+            .find(|a| a["url"] == "javascript:alert(5)")
+            .unwrap();
+        assert!(js["link"].is_null());
+    }
+
+    #[test]
+    fn chart_widths_come_from_counts() {
+        let d = build(
+            jcoin_day(),
+            &tokyo_day("2019-09-04"),
+            [],
+            &BuildOptions::default(),
+        );
+        let html = html::render(&d);
+        assert!(html.contains("style=\"width:100.0%\"></span><span class=\"n\">2</span>"));
+        assert!(html.contains("style=\"width:50.0%\"></span><span class=\"n\">1</span>"));
+    }
+
+    #[test]
+    fn an_empty_day_renders_in_every_format() {
+        let d = build([], &tokyo_day("2019-09-01"), [], &BuildOptions::default());
+        let md = markdown::render(&d);
+        assert!(md.contains("No incidents reported in this period."));
+        assert!(
+            md.contains("**0 articles · 0 incidents (0 known) · 0 sources · 0 failed sources**")
+        );
+        let html = html::render(&d);
+        assert!(html.contains("No incidents reported in this period."));
+        assert!(!html.contains("class=\"chart\""));
+        assert_eq!(json::parse(&json::render(&d).unwrap()).unwrap(), d);
+    }
+}
