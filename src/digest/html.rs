@@ -40,9 +40,10 @@ a{color:var(--accent)}
 .chart figcaption{font-weight:700;margin-bottom:.4rem}
 .chart table{width:100%;border-collapse:collapse}
 .chart th{text-align:left;font-weight:400;white-space:nowrap;padding:.1rem .75rem .1rem 0;width:1%}
-.chart td{padding:.1rem 0}
-.bar{display:inline-block;height:.85rem;min-width:2px;background:var(--bar);border-radius:2px;vertical-align:middle;print-color-adjust:exact;-webkit-print-color-adjust:exact}
-.n{margin-left:.4rem;font-variant-numeric:tabular-nums}
+.chart td{padding:.1rem 0;display:flex;align-items:center}
+.track{flex:1}
+.bar{display:block;height:.85rem;min-width:2px;background:var(--bar);border-radius:2px;vertical-align:middle;print-color-adjust:exact;-webkit-print-color-adjust:exact}
+.n{margin-left:.4rem;min-width:2.5rem;font-variant-numeric:tabular-nums}
 .story{border:1px solid var(--line);border-left:4px solid var(--accent);border-radius:6px;padding:.9rem 1.1rem;margin:0 0 1rem;background:var(--card)}
 .story.untracked{border-left-color:var(--muted)}
 .story dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5rem 0}
@@ -221,7 +222,7 @@ fn chart(o: &mut String, services: &[TagCount]) {
         let permille = t.articles.saturating_mul(1000) / max;
         let _ = writeln!(
             o,
-            "<tr><th scope=\"row\">{}</th><td><span class=\"bar\" style=\"width:{}.{}%\"></span><span class=\"n\">{}</span></td></tr>",
+            "<tr><th scope=\"row\">{}</th><td><span class=\"track\"><span class=\"bar\" style=\"width:{}.{}%\"></span></span><span class=\"n\">{}</span></td></tr>",
             h(&t.label),
             permille / 10,
             permille % 10,

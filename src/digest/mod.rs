@@ -488,8 +488,8 @@ mod tests {
             &BuildOptions::default(),
         );
         let html = html::render(&d);
-        assert!(html.contains("style=\"width:100.0%\"></span><span class=\"n\">2</span>"));
-        assert!(html.contains("style=\"width:50.0%\"></span><span class=\"n\">1</span>"));
+        assert!(html.contains("style=\"width:100.0%\"></span></span><span class=\"n\">2</span>"));
+        assert!(html.contains("style=\"width:50.0%\"></span></span><span class=\"n\">1</span>"));
     }
 
     #[test]

@@ -1,0 +1,120 @@
+//! Reading one period from the store: ids through the date index (never a scan of the whole
+//! store), then each article and its analysis; and the feeds whose last fetch failed.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Analysis, Article, FeedId, Flags};
+use crate::store::{FeedState, Store};
+
+use super::{DigestError, FailedSource, FeedName, Period};
+
+/// What [`collect`] needs besides the store and the period.
+#[derive(Debug, Clone, Default)]
+pub struct CollectOptions {
+    /// Display names of feeds by id (titles from feeds.toml); others show their id.
+    pub names: BTreeMap<FeedId, String>,
+}
+
+impl CollectOptions {
+    /// The display name of a feed.
+    pub fn name(&self, feed: &FeedId) -> FeedName {
+        self.names
+            .get(feed)
+            .cloned()
+            .unwrap_or_else(|| feed.as_str().to_string())
+    }
+}
+
+fn store_err(what: impl Into<String>) -> impl FnOnce(crate::store::StoreError) -> DigestError {
+    let what = what.into();
+    move |source| DigestError::Store { what, source }
+}
+
+/// The period's articles that `keep` accepts, oldest first, each with its analysis and its
+/// feed's name. Reads `store.ids_between(start, end)` only. An id whose article vanished
+/// between the index read and the get (removed meanwhile) is skipped; an article without a
+/// stored analysis gets an empty one.
+pub fn collect(
+    store: &Store,
+    period: &Period,
+    options: &CollectOptions,
+    mut keep: impl FnMut(&Article, &Analysis, Flags) -> bool,
+) -> Result<Vec<(Article, Analysis, FeedName)>, DigestError> {
+    let mut out = Vec::new();
+    for id in store
+        .ids_between(period.start_utc(), period.end_utc())
+        .rev()
+    {
+        let id = id.map_err(store_err("the date index"))?;
+        let Some(article) = store
+            .get(id)
+            .map_err(store_err(format!("article {id}")))?
+        else {
+            continue;
+        };
+        let analysis = store
+            .analysis(id)
+            .map_err(store_err(format!("the analysis of article {id}")))?
+            .unwrap_or_default();
+        let flags = store
+            .flags(id)
+            .map_err(store_err(format!("the flags of article {id}")))?
+            .unwrap_or_default();
+        if keep(&article, &analysis, flags) {
+            let name = options.name(&article.draft.feed);
+            out.push((article, analysis, name));
+        }
+    }
+    Ok(out)
+}
+
+/// Feeds whose most recent attempt failed, from the store's feed state (the digest keeps
+/// those whose attempt lies in its period).
+pub fn failed_sources(
+    store: &Store,
+    options: &CollectOptions,
+) -> Result<Vec<FailedSource>, DigestError> {
+    let states = store.feed_states().map_err(store_err("feed states"))?;
+    Ok(states
+        .into_iter()
+        .filter_map(|(feed, state)| failure_of(&feed, &state, options))
+        .collect())
+}
+
+/// A failure when the last attempt failed: failures in a row, or an error and no success
+/// at or after the attempt (`last_error` is kept after a later success, for the record).
+fn failure_of(feed: &FeedId, state: &FeedState, options: &CollectOptions) -> Option<FailedSource> {
+    let attempt = state.last_attempt?;
+    let error = state.last_error.as_ref()?;
+    let failing = state.consecutive_failures > 0 || state.last_success.is_none_or(|ok| ok < attempt);
+    if !failing {
+        return None;
+    }
+    Some(FailedSource {
+        feed: feed.clone(),
+        name: options.name(feed),
+        last_attempt: attempt,
+        error: error.clone(),
+        consecutive_failures: state.consecutive_failures,
+        last_success: state.last_success,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failed_last_attempt_is_a_failure() {
+        let feed = FeedId::new("paysec");
+        let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let mut state = FeedState::default();
+        assert!(failure_of(&feed, &state, &CollectOptions::default()).is_none());
+        state.record_failure(t("2019-09-04T01:00:00Z"), "HTTP 503");
+        let f = failure_of(&feed, &state, &CollectOptions::default()).unwrap();
+        assert_eq!(f.error, "HTTP 503");
+        assert_eq!(f.name, "paysec");
+        state.record_success(t("2019-09-04T02:00:00Z"));
+        assert!(failure_of(&feed, &state, &CollectOptions::default()).is_none());
+    }
+}
