@@ -4,9 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Analysis, Article, ArticleId, Family, FeedId, TagHit, TagId};
-use crate::sanitize;
 
-use super::text::shorten;
+use super::text::{clean_link, shorten};
 use super::{
     AmountEntry, ArticleEntry, CauseEntry, CountEntry, DateEntry, Digest, FactSource, FailedSource,
     LEAD_CHARS, Labels, NewsSection, Period, PeriodInfo, SCHEMA_VERSION, Story, StoryFacts,
@@ -210,7 +209,7 @@ fn entry_of(
         source,
         title: d.title.clone(),
         url: d.url.clone(),
-        link: sanitize::safe_link(&d.url).map(str::to_string),
+        link: clean_link(&d.url),
         published: d.published,
         lead: shorten(&d.summary, LEAD_CHARS),
         tags,

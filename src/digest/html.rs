@@ -243,10 +243,12 @@ fn chart(o: &mut String, services: &[TagCount]) {
 
 fn link(a: &ArticleEntry) -> String {
     let title = h(&a.title);
-    match sanitize::safe_link(&a.url) {
+    // safe_link (http/https only), re-serialised so the target holds no quote or bracket;
+    // escaped all the same.
+    match text::clean_link(&a.url) {
         Some(url) => format!(
             "<a href=\"{}\" rel=\"noopener noreferrer nofollow\">{title}</a>",
-            sanitize::html_escape(url)
+            sanitize::html_escape(&url)
         ),
         None => title,
     }

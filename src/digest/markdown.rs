@@ -125,7 +125,7 @@ fn plural(n: u64, word: &str) -> String {
 
 fn article_line(a: &ArticleEntry, tz: Tz, one_day: bool) -> String {
     let title = md(&a.title);
-    let title = match text::md_link(&a.url) {
+    let title = match text::clean_link(&a.url) {
         Some(link) => format!("[{title}](<{link}>)"),
         None => title,
     };

@@ -201,7 +201,8 @@ pub struct ArticleEntry {
     pub title: String,
     /// URL as stored (untrusted).
     pub url: String,
-    /// The URL when it is a plain http(s) link, else null: the only one to make clickable.
+    /// The URL when it is an absolute http(s) URL (percent-encoded by the URL parser, so no
+    /// quotes or brackets), else null: the only value to make clickable.
     pub link: Option<String>,
     /// Publication time.
     pub published: DateTime<Utc>,
@@ -429,7 +430,7 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onmouseover=&quot;"));
         assert!(html.contains(&format!("content=\"{}\"", CSP_ESCAPED)));
         // The one http link whose text tries to break out stays one escaped attribute.
-        assert!(html.contains("href=\"http://127.0.0.1:1/a&quot;onmouseover=&quot;alert(7)\""));
+        assert!(html.contains("href=\"http://127.0.0.1:1/a%22onmouseover=%22alert(7)\""));
     }
 
     const CSP_ESCAPED: &str =

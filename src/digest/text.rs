@@ -89,13 +89,14 @@ pub fn md(text: &str) -> String {
     out
 }
 
-/// A link target for Markdown: only http(s) (via `sanitize::safe_link`), re-serialised by
-/// the URL parser so that it holds no `<`, `>`, spaces or quotes, for use inside `<…>`.
-pub fn md_link(url: &str) -> Option<String> {
+/// A link target: only http(s) (via `sanitize::safe_link`), re-serialised by the URL parser
+/// so that it holds no `<`, `>`, quotes or spaces (percent-encoded), for use inside a
+/// Markdown `<…>` destination or an HTML attribute.
+pub fn clean_link(url: &str) -> Option<String> {
     let safe = sanitize::safe_link(url)?;
     let parsed = url::Url::parse(safe).ok()?;
     let s = parsed.as_str();
-    (!s.contains(['<', '>', '\\'])).then(|| s.to_string())
+    (!s.contains(['<', '>', '\\', '"', '\''])).then(|| s.to_string())
 }
 
 #[cfg(test)]
@@ -133,15 +134,19 @@ mod tests {
     }
 
     #[test]
-    fn md_link_only_http_and_no_breakout() {
-        assert_eq!(md_link("javascript:alert(1)"), None);
-        assert_eq!(md_link("data:text/html,x"), None);
+    fn clean_link_only_http_and_no_breakout() {
+        assert_eq!(clean_link("javascript:alert(1)"), None);
+        assert_eq!(clean_link("data:text/html,x"), None);
         assert_eq!(
-            md_link("http://127.0.0.1:8/a>b<c"),
+            clean_link("http://127.0.0.1:8/a>b<c"),
             Some("http://127.0.0.1:8/a%3Eb%3Cc".to_string())
         );
         assert_eq!(
-            md_link("https://example.jp/記事?q=決済"),
+            clean_link("http://127.0.0.1:8/a\"onmouseover=\"x"),
+            Some("http://127.0.0.1:8/a%22onmouseover=%22x".to_string())
+        );
+        assert_eq!(
+            clean_link("https://example.jp/記事?q=決済"),
             Some("https://example.jp/%E8%A8%98%E4%BA%8B?q=%E6%B1%BA%E6%B8%88".to_string())
         );
     }
