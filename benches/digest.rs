@@ -54,7 +54,11 @@ fn corpus() -> Vec<(ArticleDraft, Analysis)> {
     let tagger = Tagger::shared();
     let mut out = Vec::new();
     for path in files {
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let outlet = name.split('.').next().unwrap_or("corpus").to_string();
         let text = std::fs::read_to_string(&path).expect("corpus source");
         let file: SourceFile = toml::from_str(&text).expect("corpus toml");

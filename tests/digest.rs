@@ -110,12 +110,19 @@ fn failing_feeds(store: &Store) {
     let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     let mut bank = FeedState::default();
     bank.record_success(at("2019-09-03T21:00:00Z"));
-    bank.record_failure(at("2019-09-04T09:15:00+09:00"), "HTTP 503 Service Unavailable");
+    bank.record_failure(
+        at("2019-09-04T09:15:00+09:00"),
+        "HTTP 503 Service Unavailable",
+    );
     bank.record_failure(at("2019-09-04T21:15:00+09:00"), "timed out after 30 s");
-    store.set_feed_state(&FeedId::new("bank-it"), &bank).unwrap();
+    store
+        .set_feed_state(&FeedId::new("bank-it"), &bank)
+        .unwrap();
     let mut old = FeedState::default();
     old.record_failure(at("2019-08-01T10:00:00+09:00"), "HTTP 404 Not Found");
-    store.set_feed_state(&FeedId::new("sec-blog"), &old).unwrap();
+    store
+        .set_feed_state(&FeedId::new("sec-blog"), &old)
+        .unwrap();
 }
 
 fn fill(store: &Store, drafts: Vec<ArticleDraft>) {
@@ -170,7 +177,11 @@ fn digest_of(store: &Store, period: &Period) -> Digest {
 #[test]
 fn snapshot_j_coin_pay_announcement_day() {
     let d = digest_of(corpus_store(), &tokyo("2019-09-04", "2019-09-04"));
-    assert!(d.incidents.iter().any(|s| s.key == "incident:j-coin-pay-2019"));
+    assert!(
+        d.incidents
+            .iter()
+            .any(|s| s.key == "incident:j-coin-pay-2019")
+    );
     insta::assert_snapshot!("jcoinpay_2019_09_04_md", digest::markdown::render(&d));
     insta::assert_snapshot!("jcoinpay_2019_09_04_html", digest::html::render(&d));
     insta::assert_snapshot!(
@@ -253,7 +264,10 @@ fn facts_of_the_story_name_their_sources() {
         .find(|s| s.key == "incident:j-coin-pay-2019")
         .unwrap();
     let f = &story.facts;
-    assert!(!f.is_empty(), "the tagger finds facts in the J-Coin Pay reports");
+    assert!(
+        !f.is_empty(),
+        "the tagger finds facts in the J-Coin Pay reports"
+    );
     let all_sources = f
         .counts
         .iter()
@@ -265,13 +279,21 @@ fn facts_of_the_story_name_their_sources() {
     for sources in all_sources {
         assert!(!sources.is_empty());
         for s in sources {
-            assert!(story_ids.contains(&s.article), "a fact's source is one of the story's articles");
+            assert!(
+                story_ids.contains(&s.article),
+                "a fact's source is one of the story's articles"
+            );
         }
     }
     // De-duplicated: no two count entries with the same value and unit.
     let mut seen = std::collections::BTreeSet::new();
     for c in &f.counts {
-        assert!(seen.insert((c.value, c.unit.clone())), "{} {}", c.value, c.unit);
+        assert!(
+            seen.insert((c.value, c.unit.clone())),
+            "{} {}",
+            c.value,
+            c.unit
+        );
     }
 }
 
@@ -289,9 +311,10 @@ fn failed_feeds_are_listed_in_their_period_only() {
 // ───────────────────────────── JSON schema ─────────────────────────────
 
 fn schema() -> Value {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/digest-schema.json"))
-            .unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/digest-schema.json"),
+    )
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -306,16 +329,33 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str, errors: &mu
     };
     for key in obj.keys() {
         let known = [
-            "$schema", "$id", "$defs", "title", "description", "$ref", "type", "const", "enum",
-            "required", "properties", "additionalProperties", "items", "minItems", "minimum",
-            "pattern", "anyOf", "format",
+            "$schema",
+            "$id",
+            "$defs",
+            "title",
+            "description",
+            "$ref",
+            "type",
+            "const",
+            "enum",
+            "required",
+            "properties",
+            "additionalProperties",
+            "items",
+            "minItems",
+            "minimum",
+            "pattern",
+            "anyOf",
+            "format",
         ];
         if !known.contains(&key.as_str()) {
             errors.push(format!("{path}: unsupported schema keyword {key}"));
         }
     }
     if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
-        let name = r.strip_prefix("#/$defs/").unwrap_or_else(|| panic!("ref {r}"));
+        let name = r
+            .strip_prefix("#/$defs/")
+            .unwrap_or_else(|| panic!("ref {r}"));
         validate(root, &root["$defs"][name], value, path, errors);
     }
     if let Some(t) = obj.get("type") {
@@ -370,7 +410,12 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str, errors: &mu
     }
     if let Some(map) = value.as_object() {
         let props = obj.get("properties").and_then(Value::as_object);
-        for req in obj.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for req in obj
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let req = req.as_str().unwrap();
             if !map.contains_key(req) {
                 errors.push(format!("{path}: missing {req}"));
@@ -481,14 +526,12 @@ fn hostile_store() -> Store {
 
 fn hostile_digest() -> Digest {
     let store = hostile_store();
-    let period = Period::day(
-        base_day(),
-        chrono_tz::Asia::Tokyo,
-    );
+    let period = Period::day(base_day(), chrono_tz::Asia::Tokyo);
     let mut options = CollectOptions::default();
-    options
-        .names
-        .insert(FeedId::new("evil1"), "<b onclick=alert(7)>悪い通信</b>".into());
+    options.names.insert(
+        FeedId::new("evil1"),
+        "<b onclick=alert(7)>悪い通信</b>".into(),
+    );
     let articles = digest::collect(&store, &period, &options, |_, _, _| true).unwrap();
     assert_eq!(articles.len(), HOSTILE_TITLES.len());
     let failures = digest::failed_sources(&store, &options).unwrap();
@@ -556,11 +599,20 @@ fn hostile_titles_are_inert_in_html() {
     let html = digest::html::render(&d);
     assert_html_inert(&html);
     // They are still there, as text.
-    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;J-Coin Payで不正アクセス"));
-    assert!(html.contains("&quot; onmouseover=&quot;alert(1)&quot; x=&quot;J-Coin Payの加盟店情報が流出"));
+    assert!(
+        html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;J-Coin Payで不正アクセス")
+    );
+    assert!(
+        html.contains(
+            "&quot; onmouseover=&quot;alert(1)&quot; x=&quot;J-Coin Payの加盟店情報が流出"
+        )
+    );
     assert!(html.contains("&lt;img src=x onerror=alert(2)&gt;"));
     assert!(html.contains("&lt;/style&gt;&lt;style&gt;body{display:none}&lt;/style&gt;"));
-    assert!(html.contains("J-Coin Payの情報漏えい"), "escape sequences removed, text kept");
+    assert!(
+        html.contains("J-Coin Payの情報漏えい"),
+        "escape sequences removed, text kept"
+    );
     // The non-http URLs are plain text: no link carries them.
     assert!(!html.to_lowercase().contains("href=\"javascript"));
     assert!(!html.contains("href=\"data:"));
@@ -577,7 +629,13 @@ fn hostile_titles_are_inert_in_markdown_and_json() {
     let unescaped_lt = md.replace(r"\<", "").replace("](<http", "");
     assert!(!unescaped_lt.contains('<'), "raw HTML escaped: {md}");
     let unescaped = md.replace(r"\]", "");
-    for bad in ["](javascript", "](<javascript", "](<data", "](data", "](<JaVaScRiPt"] {
+    for bad in [
+        "](javascript",
+        "](<javascript",
+        "](<data",
+        "](data",
+        "](<JaVaScRiPt",
+    ] {
         assert!(!unescaped.contains(bad), "{bad}");
     }
     let json = digest::json::render(&d).unwrap();
@@ -663,28 +721,46 @@ fn html_renders_in_headless_chromium_and_stays_inert() {
     std::fs::write(
         &bad,
         format!(
-            "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"{}\"></head><body><p>x</p><script>document.body.append('RAN')</script><img src=\"http://127.0.0.1:9/x.png\"></body></html>",
+            "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"{}\"></head><body><p>x</p><script>document.body.append('R'+'AN')</script><img src=\"http://127.0.0.1:9/x.png\"></body></html>",
             digest::html::CSP
         ),
     )
     .unwrap();
     let (dom, log) = chromium_dump(&bad);
-    assert!(dom.contains("<script>"), "the bad page keeps its script element");
-    assert!(!dom.contains("RAN"), "the CSP stops the script");
-    assert!(!console_lines(&log).is_empty(), "a CSP violation is logged: {log}");
+    assert!(
+        dom.contains("<script>"),
+        "the bad page keeps its script element"
+    );
+    assert!(
+        !dom.contains("RAN"),
+        "the CSP stops the script (it would append RAN)"
+    );
+    assert!(
+        !console_lines(&log).is_empty(),
+        "a CSP violation is logged: {log}"
+    );
 
     for (name, d) in [
-        ("jcoin.html", digest_of(corpus_store(), &tokyo("2019-09-04", "2019-09-09"))),
+        (
+            "jcoin.html",
+            digest_of(corpus_store(), &tokyo("2019-09-04", "2019-09-09")),
+        ),
         ("hostile.html", hostile_digest()),
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, digest::html::render(&d)).unwrap();
         let (dom, log) = chromium_dump(&path);
-        assert!(dom.contains("<h1>kessai digest 2019-09-04"), "{name} rendered: {dom}");
+        assert!(
+            dom.contains("<h1>kessai digest 2019-09-04"),
+            "{name} rendered: {dom}"
+        );
         assert!(dom.contains("Articles per service"), "{name} has its chart");
         assert_html_inert(&dom);
         let console = console_lines(&log);
-        assert!(console.is_empty(), "{name}: no script errors or CSP violations: {console:#?}");
+        assert!(
+            console.is_empty(),
+            "{name}: no script errors or CSP violations: {console:#?}"
+        );
     }
 }
 
@@ -722,7 +798,14 @@ fn command_writes_each_format_for_a_day_and_a_range() {
     let html_path = dir.path().join("out/digest.html");
     std::fs::create_dir_all(html_path.parent().unwrap()).unwrap();
     kessai(dir.path())
-        .args(["digest", "--date", "2019-09-04", "--format", "html", "--out"])
+        .args([
+            "digest",
+            "--date",
+            "2019-09-04",
+            "--format",
+            "html",
+            "--out",
+        ])
         .arg(&html_path)
         .arg("--store")
         .arg(&store)
@@ -735,7 +818,15 @@ fn command_writes_each_format_for_a_day_and_a_range() {
     assert_html_inert(&html);
 
     let out = kessai(dir.path())
-        .args(["digest", "--since", "2019-09-04", "--until", "2019-09-09", "--format", "json"])
+        .args([
+            "digest",
+            "--since",
+            "2019-09-04",
+            "--until",
+            "2019-09-09",
+            "--format",
+            "json",
+        ])
         .arg("--store")
         .arg(&store)
         .assert()
@@ -770,8 +861,14 @@ fn command_errors_are_one_line() {
     let store = disk_store(dir.path());
     for (args, expect) in [
         (vec!["digest", "--date", "2019-13-01"], "not a date"),
-        (vec!["digest", "--since", "2019-09-09", "--until", "2019-09-04"], "the period is empty"),
-        (vec!["digest", "--date", "2019-09-04", "--tz", "Mars/Olympus"], "unknown time zone"),
+        (
+            vec!["digest", "--since", "2019-09-09", "--until", "2019-09-04"],
+            "the period is empty",
+        ),
+        (
+            vec!["digest", "--date", "2019-09-04", "--tz", "Mars/Olympus"],
+            "unknown time zone",
+        ),
     ] {
         let out = kessai(dir.path())
             .args(&args)
@@ -795,6 +892,9 @@ fn command_errors_are_one_line() {
         .get_output()
         .clone();
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("no store at") && err.contains("kessai fetch"), "{err}");
+    assert!(
+        err.contains("no store at") && err.contains("kessai fetch"),
+        "{err}"
+    );
     assert!(!missing.exists(), "a digest does not create a store");
 }

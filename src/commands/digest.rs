@@ -60,9 +60,9 @@ pub struct DigestArgs {
 pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
     let config = Config::discover(global.config.as_deref()).context("reading the configuration")?;
     let tz = match &args.tz {
-        Some(name) => name
-            .parse::<Tz>()
-            .map_err(|_| anyhow::anyhow!("unknown time zone {name:?} (use an IANA name such as Asia/Tokyo)"))?,
+        Some(name) => name.parse::<Tz>().map_err(|_| {
+            anyhow::anyhow!("unknown time zone {name:?} (use an IANA name such as Asia/Tokyo)")
+        })?,
         None => config.settings.tz(),
     };
     let period = period_of(args, tz)?;

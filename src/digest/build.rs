@@ -472,9 +472,29 @@ fn merge_facts<'a>(items: impl Iterator<Item = &'a Item>) -> StoryFacts {
     StoryFacts {
         counts,
         amounts,
-        dates: dates.into_values().collect(),
+        dates: without_redundant_mentions(dates.into_values().collect()),
         causes,
     }
+}
+
+/// Drops a "mentioned" date whose every source also gives the same date a definite role
+/// (occurred, discovered, announced): it says nothing new. `dates` is sorted by date, role.
+fn without_redundant_mentions(dates: Vec<DateEntry>) -> Vec<DateEntry> {
+    let definite: BTreeSet<(chrono::NaiveDate, ArticleId)> = dates
+        .iter()
+        .filter(|d| d.role != crate::model::DateRole::Mentioned)
+        .flat_map(|d| d.sources.iter().map(move |s| (d.date, s.article)))
+        .collect();
+    dates
+        .into_iter()
+        .filter(|d| {
+            d.role != crate::model::DateRole::Mentioned
+                || !d
+                    .sources
+                    .iter()
+                    .all(|s| definite.contains(&(d.date, s.article)))
+        })
+        .collect()
 }
 
 fn role_rank(role: crate::model::DateRole) -> usize {
@@ -719,6 +739,61 @@ pub(crate) mod tests {
         assert_eq!(f.causes[0].sources.len(), 2);
         assert_eq!(f.causes[1].cause, "設定不備");
         assert_eq!(f.causes[1].sources[0].feed.as_str(), "press");
+    }
+
+    #[test]
+    fn a_mention_of_a_date_a_source_already_dated_is_dropped() {
+        let date = |role, text: &str| DateFact {
+            date: NaiveDate::from_ymd_opt(2019, 8, 27).unwrap(),
+            role,
+            text: text.into(),
+        };
+        let facts = |dates| Facts {
+            dates,
+            ..Facts::default()
+        };
+        let tags = || vec![hit("j-coin-pay-2019", Family::Incident, 1)];
+        let items = vec![
+            item(
+                1,
+                "press",
+                "2019-09-04T16:50:00+09:00",
+                tags(),
+                facts(vec![date(DateRole::Discovered, "8月27日")]),
+            ),
+            item(
+                2,
+                "paysec",
+                "2019-09-04T19:30:00+09:00",
+                tags(),
+                facts(vec![
+                    date(DateRole::Discovered, "8月27日に"),
+                    date(DateRole::Mentioned, "27日"),
+                ]),
+            ),
+        ];
+        let d = build(
+            items.clone(),
+            &tokyo_day("2019-09-04"),
+            [],
+            &BuildOptions::default(),
+        );
+        let dates = &d.incidents[0].facts.dates;
+        assert_eq!(dates.len(), 1, "{dates:?}");
+        assert_eq!(dates[0].role, DateRole::Discovered);
+        assert_eq!(dates[0].sources.len(), 2);
+
+        // A mention by a source that gives no role for that date is kept.
+        let mut items = items;
+        items[1].1.facts.dates.remove(0);
+        let d = build(
+            items,
+            &tokyo_day("2019-09-04"),
+            [],
+            &BuildOptions::default(),
+        );
+        let roles: Vec<DateRole> = d.incidents[0].facts.dates.iter().map(|d| d.role).collect();
+        assert_eq!(roles, [DateRole::Discovered, DateRole::Mentioned]);
     }
 
     #[test]

@@ -46,10 +46,7 @@ pub fn collect(
         .rev()
     {
         let id = id.map_err(store_err("the date index"))?;
-        let Some(article) = store
-            .get(id)
-            .map_err(store_err(format!("article {id}")))?
-        else {
+        let Some(article) = store.get(id).map_err(store_err(format!("article {id}")))? else {
             continue;
         };
         let analysis = store
@@ -86,7 +83,8 @@ pub fn failed_sources(
 fn failure_of(feed: &FeedId, state: &FeedState, options: &CollectOptions) -> Option<FailedSource> {
     let attempt = state.last_attempt?;
     let error = state.last_error.as_ref()?;
-    let failing = state.consecutive_failures > 0 || state.last_success.is_none_or(|ok| ok < attempt);
+    let failing =
+        state.consecutive_failures > 0 || state.last_success.is_none_or(|ok| ok < attempt);
     if !failing {
         return None;
     }
