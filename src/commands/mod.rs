@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub mod about;
+pub mod store;
+pub mod tag;
 
 /// Exit code for an error that stopped the command (bad arguments, unusable store, ...).
 pub const EXIT_ERROR: u8 = 1;
