@@ -25,6 +25,8 @@ enum Command {
     About,
     /// Inspect, verify and repair the local store (info, check, rebuild).
     Store(commands::store::StoreArgs),
+    /// Write a period's digest (default: yesterday) as Markdown, HTML or JSON.
+    Digest(commands::digest::DigestArgs),
     /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
     Tag(commands::tag::TagArgs),
 }
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
+        Some(Command::Digest(args)) => commands::digest::run(&args, &cli.global),
         Some(Command::Tag(args)) => commands::tag::run(&args),
     };
     match result {

@@ -1,7 +1,6 @@
 //! `kessai digest`: a period's digest (yesterday in the user's time zone by default) as
 //! Markdown, HTML or JSON, on stdout or into a file.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,9 +11,7 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
 
-use kessai::config::Config;
 use kessai::digest::{self, BuildOptions, CollectOptions, Labels, Period};
-use kessai::model::FeedId;
 use kessai::sanitize;
 use kessai::store::{Store, StoreError};
 use kessai::taxonomy::Taxonomy;
@@ -48,7 +45,7 @@ pub struct DigestArgs {
     /// Write to this file (atomically) instead of stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// IANA time zone of the days [default: `timezone` in feeds.toml, else Asia/Tokyo]
+    /// IANA time zone of the days [default: Asia/Tokyo]
     #[arg(long, env = "KESSAI_TZ", value_name = "ZONE")]
     pub tz: Option<String>,
     /// When another kessai holds the store, wait up to this many seconds for it
@@ -58,12 +55,11 @@ pub struct DigestArgs {
 
 /// Runs the command.
 pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
-    let config = Config::discover(global.config.as_deref()).context("reading the configuration")?;
     let tz = match &args.tz {
         Some(name) => name.parse::<Tz>().map_err(|_| {
             anyhow::anyhow!("unknown time zone {name:?} (use an IANA name such as Asia/Tokyo)")
         })?,
-        None => config.settings.tz(),
+        None => chrono_tz::Asia::Tokyo,
     };
     let period = period_of(args, tz)?;
 
@@ -76,12 +72,7 @@ pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode
     }
     let store = open_waiting(&store_path, Duration::from_secs(args.wait))?;
 
-    let names: BTreeMap<FeedId, String> = config
-        .feeds
-        .iter()
-        .map(|f| (f.id(), f.display_title().to_string()))
-        .collect();
-    let collect_options = CollectOptions { names };
+    let collect_options = CollectOptions::default();
     let articles = digest::collect(&store, &period, &collect_options, |_, _, _| true)?;
     let failures = digest::failed_sources(&store, &collect_options)?;
     let options = BuildOptions {

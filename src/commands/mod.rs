@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub mod about;
+pub mod digest;
 pub mod store;
 pub mod tag;
 

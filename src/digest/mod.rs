@@ -8,6 +8,7 @@
 //! described in `docs/digest-schema.json` ([`SCHEMA_VERSION`]).
 
 mod build;
+mod collect;
 pub mod html;
 pub mod json;
 pub mod markdown;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ArticleId, DateRole, Family, FeedId, TagId};
 
 pub use build::{BuildOptions, FeedName, build};
+pub use collect::{CollectOptions, collect, failed_sources};
 pub use period::{Period, parse_day};
 
 /// Version of the JSON shape; bumped on any change that is not a pure addition.
@@ -47,6 +49,15 @@ pub enum DigestError {
         /// Last day asked for.
         until: NaiveDate,
     },
+    /// The store failed while the digest read it.
+    #[error("reading the store for {what}: {source}")]
+    Store {
+        /// What was being read.
+        what: String,
+        /// The store's error.
+        #[source]
+        source: crate::store::StoreError,
+    },
 }
 
 /// Display labels for tag ids (from the taxonomy); ids without one show as themselves.
@@ -61,6 +72,16 @@ impl Labels {
         Labels {
             map: pairs.into_iter().collect(),
         }
+    }
+
+    /// Japanese labels of every taxonomy entry.
+    pub fn from_taxonomy(taxonomy: &crate::taxonomy::Taxonomy) -> Labels {
+        Labels::from_pairs(
+            taxonomy
+                .entries()
+                .iter()
+                .map(|e| (e.id.clone(), e.label_ja.clone())),
+        )
     }
 
     /// The label of a tag, or its id.
