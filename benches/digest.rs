@@ -110,14 +110,25 @@ fn fill(store: &Store, total: u64, days: u64, first_day: NaiveDate) -> Duration 
     started.elapsed()
 }
 
-/// One whole digest of one day; returns the time and the number of articles.
-fn one_digest(store: &Store, day: NaiveDate, labels: &Labels) -> (Duration, usize, usize) {
+/// Time of each stage of one digest.
+struct Timing {
+    total: Duration,
+    collect: Duration,
+    build: Duration,
+    render: Duration,
+    articles: usize,
+    bytes: usize,
+}
+
+/// One whole digest of one day: collect through the date index, build, render 3 formats.
+fn one_digest(store: &Store, day: NaiveDate, labels: &Labels) -> Timing {
     let started = Instant::now();
     let period = Period::day(day, chrono_tz::Asia::Tokyo);
     let options = CollectOptions::default();
     let articles = digest::collect(store, &period, &options, |_, _, _| true).expect("collect");
     let n = articles.len();
     let failures = digest::failed_sources(store, &options).expect("feed states");
+    let collected = Instant::now();
     let d = digest::build(
         articles,
         &period,
@@ -127,10 +138,19 @@ fn one_digest(store: &Store, day: NaiveDate, labels: &Labels) -> (Duration, usiz
             query: None,
         },
     );
+    let built = Instant::now();
     let bytes = digest::markdown::render(&d).len()
         + digest::html::render(&d).len()
         + digest::json::render(&d).expect("json").len();
-    (started.elapsed(), n, bytes)
+    let done = Instant::now();
+    Timing {
+        total: done - started,
+        collect: collected - started,
+        build: built - collected,
+        render: done - built,
+        articles: n,
+        bytes,
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -165,14 +185,19 @@ fn main() {
         let day = first_day
             .checked_add_days(Days::new(k * days / 10 + 3))
             .expect("day");
-        let (cold, n, bytes) = one_digest(&store, day, &labels);
-        let (warm, _, _) = one_digest(&store, day, &labels);
+        let cold = one_digest(&store, day, &labels);
+        let warm = one_digest(&store, day, &labels);
         println!(
-            "{day}: {n} articles, {bytes} bytes in 3 formats: cold {:.1} ms, warm {:.1} ms",
-            ms(cold),
-            ms(warm)
+            "{day}: {} articles, {} bytes in 3 formats: cold {:.1} ms (collect {:.1}, build {:.1}, render {:.1}), warm {:.1} ms",
+            cold.articles,
+            cold.bytes,
+            ms(cold.total),
+            ms(cold.collect),
+            ms(cold.build),
+            ms(cold.render),
+            ms(warm.total)
         );
-        times.push(cold);
+        times.push(cold.total);
     }
     times.sort();
     println!(
