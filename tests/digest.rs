@@ -898,3 +898,67 @@ fn command_errors_are_one_line() {
     );
     assert!(!missing.exists(), "a digest does not create a store");
 }
+
+/// On a terminal every format passes through the terminal sanitiser: JSON keeps C1 controls
+/// and bidi overrides as raw characters (serde_json escapes only C0), so it shows the
+/// difference between a pipe (data kept) and a terminal (stripped).
+#[test]
+fn terminal_output_is_sanitised_but_pipes_get_the_data() {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("SKIPPED: /usr/bin/script (util-linux) is missing, no pty to test with");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let store = Store::open(&path).unwrap();
+        let base = corpus_drafts()
+            .into_iter()
+            .find(|d| d.feed.as_str() == "paysec" && d.title.contains("J-Coin Pay"))
+            .unwrap();
+        let mut d = base.clone();
+        d.title = format!("\u{9b}2J\u{9d}0;pwned\u{9c}{}\u{202e}逆", base.title);
+        fill(&store, vec![d]);
+        store.flush().unwrap();
+    }
+    let args = [
+        "digest",
+        "--date",
+        "2019-09-04",
+        "--format",
+        "json",
+        "--store",
+    ];
+
+    let piped = kessai(dir.path())
+        .args(args)
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let piped = String::from_utf8(piped).unwrap();
+    assert!(
+        piped.contains('\u{9b}') && piped.contains('\u{202e}'),
+        "a pipe gets the data"
+    );
+
+    let bin = assert_cmd::cargo::cargo_bin("kessai");
+    let command = format!("{} {} {}", bin.display(), args.join(" "), path.display());
+    let out = Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env_remove("KESSAI_CONFIG")
+        .env_remove("KESSAI_TZ")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("J-Coin Pay"), "{shown}");
+    for c in ['\u{9b}', '\u{9d}', '\u{9c}', '\u{202e}', '\u{1b}'] {
+        assert!(!shown.contains(c), "{c:?} reached the terminal");
+    }
+}
