@@ -161,6 +161,7 @@ fn tokyo(first: &str, last: &str) -> Period {
 fn digest_of(store: &Store, period: &Period) -> Digest {
     let options = CollectOptions {
         names: outlet_names(),
+        ..CollectOptions::default()
     };
     let articles = digest::collect(store, period, &options, |_, _, _| true).unwrap();
     let failures = digest::failed_sources(store, &options).unwrap();
@@ -295,6 +296,27 @@ fn facts_of_the_story_name_their_sources() {
             c.unit
         );
     }
+}
+
+#[test]
+fn a_period_over_the_limit_is_refused_not_cut() {
+    let period = tokyo("2019-09-04", "2019-09-09");
+    let options = CollectOptions {
+        max_articles: 5,
+        ..CollectOptions::default()
+    };
+    let err = digest::collect(corpus_store(), &period, &options, |_, _, _| true).unwrap_err();
+    assert!(
+        matches!(err, digest::DigestError::TooManyArticles { limit: 5 }),
+        "{err}"
+    );
+    // The limit counts what is kept, not what is read.
+    let kept = digest::collect(corpus_store(), &period, &options, |a, _, _| {
+        a.draft.feed.as_str() == "paysec"
+    })
+    .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].0.draft.body.is_empty(), "bodies are not kept");
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub struct DigestArgs {
     /// IANA time zone of the days [default: Asia/Tokyo]
     #[arg(long, env = "KESSAI_TZ", value_name = "ZONE")]
     pub tz: Option<String>,
+    /// Refuse a period holding more articles than this (keeps memory bounded)
+    #[arg(long, value_name = "N", default_value_t = digest::MAX_ARTICLES)]
+    pub max_articles: usize,
     /// When another kessai holds the store, wait up to this many seconds for it
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub wait: u64,
@@ -72,7 +75,10 @@ pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode
     }
     let store = open_waiting(&store_path, Duration::from_secs(args.wait))?;
 
-    let collect_options = CollectOptions::default();
+    let collect_options = CollectOptions {
+        max_articles: args.max_articles,
+        ..CollectOptions::default()
+    };
     let articles = digest::collect(&store, &period, &collect_options, |_, _, _| true)?;
     let failures = digest::failed_sources(&store, &collect_options)?;
     let options = BuildOptions {

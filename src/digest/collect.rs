@@ -9,10 +9,25 @@ use crate::store::{FeedState, Store};
 use super::{DigestError, FailedSource, FeedName, Period};
 
 /// What [`collect`] needs besides the store and the period.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CollectOptions {
     /// Display names of feeds by id (titles from feeds.toml); others show their id.
     pub names: BTreeMap<FeedId, String>,
+    /// Most articles a digest takes: a longer period is refused rather than read whole
+    /// into memory.
+    pub max_articles: usize,
+}
+
+/// Default of [`CollectOptions::max_articles`]: a year of a busy desk (274 a day).
+pub const MAX_ARTICLES: usize = 100_000;
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        CollectOptions {
+            names: BTreeMap::new(),
+            max_articles: MAX_ARTICLES,
+        }
+    }
 }
 
 impl CollectOptions {
@@ -33,7 +48,9 @@ fn store_err(what: impl Into<String>) -> impl FnOnce(crate::store::StoreError) -
 /// The period's articles that `keep` accepts, oldest first, each with its analysis and its
 /// feed's name. Reads `store.ids_between(start, end)` only. An id whose article vanished
 /// between the index read and the get (removed meanwhile) is skipped; an article without a
-/// stored analysis gets an empty one.
+/// stored analysis gets an empty one. `keep` sees the whole article; what is returned has
+/// its body dropped (the digest shows titles and leads), so memory stays small per article.
+/// More than `max_articles` accepted articles is an error, not a silent cut.
 pub fn collect(
     store: &Store,
     period: &Period,
@@ -58,6 +75,13 @@ pub fn collect(
             .map_err(store_err(format!("the flags of article {id}")))?
             .unwrap_or_default();
         if keep(&article, &analysis, flags) {
+            if out.len() == options.max_articles {
+                return Err(DigestError::TooManyArticles {
+                    limit: options.max_articles,
+                });
+            }
+            let mut article = article;
+            article.draft.body = String::new();
             let name = options.name(&article.draft.feed);
             out.push((article, analysis, name));
         }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ArticleId, DateRole, Family, FeedId, TagId};
 
 pub use build::{BuildOptions, FeedName, build};
-pub use collect::{CollectOptions, collect, failed_sources};
+pub use collect::{CollectOptions, MAX_ARTICLES, collect, failed_sources};
 pub use period::{Period, parse_day};
 
 /// Version of the JSON shape; bumped on any change that is not a pure addition.
@@ -48,6 +48,14 @@ pub enum DigestError {
         since: NaiveDate,
         /// Last day asked for.
         until: NaiveDate,
+    },
+    /// The period holds more articles than a digest takes.
+    #[error(
+        "the period holds more than {limit} articles: choose a shorter period or narrow it with --query"
+    )]
+    TooManyArticles {
+        /// The limit.
+        limit: usize,
     },
     /// The store failed while the digest read it.
     #[error("reading the store for {what}: {source}")]
