@@ -29,6 +29,8 @@ enum Command {
     Digest(commands::digest::DigestArgs),
     /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
     Tag(commands::tag::TagArgs),
+    /// Re-tag every stored article with the current taxonomy (after editing taxonomy.toml).
+    Retag(commands::tag::RetagArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
         Some(Command::Digest(args)) => commands::digest::run(&args, &cli.global),
         Some(Command::Tag(args)) => commands::tag::run(&args),
+        Some(Command::Retag(args)) => commands::tag::run_retag(&args, &cli.global),
     };
     match result {
         Ok(code) => code,

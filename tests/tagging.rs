@@ -415,6 +415,119 @@ mod cli {
     }
 
     #[test]
+    fn tag_uses_the_users_taxonomy_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("taxonomy.toml");
+        std::fs::write(
+            &file,
+            "[[entry]]\nid = \"toyota-wallet\"\nfamily = \"service\"\nlabel_ja = \"TOYOTA Wallet\"\nlabel_en = \"TOYOTA Wallet\"\nvariants = [\"TOYOTA Wallet\", \"トヨタウォレット\"]\n",
+        )
+        .expect("write");
+        kessai()
+            .env("KESSAI_TAXONOMY", &file)
+            .args(["tag", "-", "--format", "text"])
+            .write_stdin("ＴＯＹＯＴＡ　Ｗａｌｌｅｔで不正利用が発生した。")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("toyota-wallet"))
+            .stdout(predicate::str::contains("fraudulent-use"));
+        std::fs::write(&file, "[[entry]]\nid = \"x\"\nfamily = \"planet\"\n").expect("write");
+        kessai()
+            .env("KESSAI_TAXONOMY", &file)
+            .args(["tag", "-"])
+            .write_stdin("7pay")
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("unknown family"))
+            .stderr(predicate::str::is_match("^kessai: [^\n]*\n$").expect("regex"));
+    }
+
+    #[test]
+    fn retag_rewrites_changed_analyses_in_the_store() {
+        use kessai::model::Analysis;
+        use kessai::store::Store;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store_dir = dir.path().join("store");
+        let cases = super::load_cases();
+        {
+            let store = Store::open(&store_dir).expect("store");
+            for case in cases.iter().take(12) {
+                store
+                    .insert(case.draft(), &Analysis::default())
+                    .expect("insert");
+            }
+            store.flush().expect("flush");
+        }
+        kessai()
+            .arg("--store")
+            .arg(&store_dir)
+            .args(["retag", "--dry-run"])
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(
+                "would re-tag 12 articles: 12 changed",
+            ));
+        kessai()
+            .arg("--store")
+            .arg(&store_dir)
+            .arg("retag")
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(
+                "re-tagged 12 articles: 12 changed",
+            ));
+        {
+            let store = Store::open(&store_dir).expect("store");
+            for case in cases.iter().take(12) {
+                let id = match store
+                    .insert(case.draft(), &Analysis::default())
+                    .expect("dedup")
+                {
+                    kessai::store::Inserted::Duplicate(id) => id,
+                    other => panic!("expected the stored twin, got {other:?}"),
+                };
+                let got = store.analysis(id).expect("read").expect("analysis");
+                assert_eq!(got, kessai::tag::Tagger::shared().analyze(&case.draft()));
+            }
+        }
+        // Nothing changed since: nothing is written.
+        kessai()
+            .arg("--store")
+            .arg(&store_dir)
+            .arg("retag")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(": 0 changed"));
+        // A user taxonomy with a new spelling changes the articles that use it.
+        let tax = dir.path().join("taxonomy.toml");
+        std::fs::write(
+            &tax,
+            "[[entry]]\nid = \"cashless\"\nfamily = \"actor\"\nlabel_ja = \"キャッシュレス\"\nlabel_en = \"Cashless\"\nvariants = [\"キャッシュレス\"]\n",
+        )
+        .expect("write");
+        let user: &'static kessai::taxonomy::Taxonomy = Box::leak(Box::new(
+            kessai::taxonomy::Taxonomy::load(Some(&tax)).expect("user taxonomy"),
+        ));
+        let with_user = kessai::tag::Tagger::new(user);
+        let n = cases
+            .iter()
+            .take(12)
+            .filter(|c| with_user.analyze(&c.draft()).has("cashless"))
+            .count();
+        assert!(n > 0, "no sample article says キャッシュレス");
+        kessai()
+            .env("KESSAI_TAXONOMY", &tax)
+            .arg("--store")
+            .arg(&store_dir)
+            .arg("retag")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!(
+                ": {n} changed ({n} tags added, 0 removed)"
+            )));
+    }
+
+    #[test]
     fn tag_errors_are_one_line() {
         kessai()
             .args(["tag", "/nonexistent/article.html"])

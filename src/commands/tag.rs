@@ -1,7 +1,11 @@
 //! `kessai tag [FILE|-]`: tags a text or an HTML page and prints its tags and facts
-//! (JSON by default, `--format text` for people).
+//! (JSON by default, `--format text` for people). `kessai retag`: re-tags every stored
+//! article after the taxonomy changed.
+//!
+//! Exit codes: 0 success; 1 when the command stopped on an error (one line on stderr) or,
+//! for `retag`, when some articles could not be read or written (the others are done).
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,6 +17,7 @@ use serde::Serialize;
 
 use kessai::model::{ArticleDraft, CountFact, DateFact, Facts, FeedId, Field};
 use kessai::sanitize;
+use kessai::store::Store;
 use kessai::tag::{Tagger, field_text};
 
 /// Inputs larger than this are refused (a page or an article, not a corpus).
@@ -70,7 +75,7 @@ pub fn run(args: &TagArgs) -> anyhow::Result<ExitCode> {
         fetched: Utc::now(),
         content_hash: String::new(),
     };
-    let tagger = Tagger::shared();
+    let tagger = Tagger::configured().context("loading the taxonomy")?;
     let analysis = tagger.analyze(&draft);
     let report = Report::new(tagger, &draft, published, &analysis);
     let out = match args.format {
@@ -83,6 +88,123 @@ pub fn run(args: &TagArgs) -> anyhow::Result<ExitCode> {
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `kessai retag`.
+#[derive(Args, Debug, Clone)]
+pub struct RetagArgs {
+    /// Count what would change without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// What `kessai retag` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RetagReport {
+    /// Articles looked at.
+    pub articles: u64,
+    /// Articles whose analysis changed (and was written, unless a dry run).
+    pub changed: u64,
+    /// Tags given that the old analyses did not have.
+    pub tags_added: u64,
+    /// Tags the old analyses had that are gone.
+    pub tags_removed: u64,
+    /// Articles that could not be read or written.
+    pub failed: u64,
+}
+
+/// Runs `kessai retag`: every stored article, newest first, through the configured tagger
+/// (built-in taxonomy plus the user's file); changed analyses are written with
+/// `Store::set_analysis`, which keeps the tag indexes and indexers in step.
+pub fn run_retag(args: &RetagArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
+    let path = global.store_path()?;
+    let store = Store::open(&path).context("cannot open the store")?;
+    let tagger = Tagger::configured().context("loading the taxonomy")?;
+    let total = store.article_count().context("counting articles")?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("retag {bar:40} {pos}/{len} articles")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let report = retag(&store, tagger, args.dry_run, |done| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
+    })?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if !args.dry_run {
+        store.flush().context("writing the store")?;
+    }
+    println!(
+        "{} {} articles: {} changed ({} tags added, {} removed){}",
+        if args.dry_run {
+            "would re-tag"
+        } else {
+            "re-tagged"
+        },
+        report.articles,
+        report.changed,
+        report.tags_added,
+        report.tags_removed,
+        if report.failed > 0 {
+            format!(", {} could not be read or written", report.failed)
+        } else {
+            String::new()
+        }
+    );
+    Ok(if report.failed > 0 {
+        ExitCode::from(super::EXIT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Re-tags every article of `store`; `progress` gets the number done so far. An article
+/// that cannot be read or written is counted and skipped; only a failure to list the
+/// articles stops it.
+pub fn retag(
+    store: &Store,
+    tagger: &Tagger,
+    dry_run: bool,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<RetagReport> {
+    let mut report = RetagReport::default();
+    for id in store.ids_newest_first() {
+        let id = id.context("listing the stored articles")?;
+        report.articles += 1;
+        progress(report.articles);
+        let (article, old) = match (store.get(id), store.analysis(id)) {
+            (Ok(Some(a)), Ok(old)) => (a, old.unwrap_or_default()),
+            (Ok(None), _) => continue,
+            _ => {
+                report.failed += 1;
+                continue;
+            }
+        };
+        let new = tagger.analyze(&article.draft);
+        if new == old {
+            continue;
+        }
+        let tags = |a: &kessai::model::Analysis| {
+            a.tags
+                .iter()
+                .map(|t| t.tag.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        let (before, after) = (tags(&old), tags(&new));
+        report.tags_added += after.difference(&before).count() as u64;
+        report.tags_removed += before.difference(&after).count() as u64;
+        report.changed += 1;
+        if !dry_run && store.set_analysis(id, &new).is_err() {
+            report.failed += 1;
+        }
+    }
+    Ok(report)
 }
 
 fn read_input(file: Option<&PathBuf>) -> anyhow::Result<(String, Vec<u8>)> {
