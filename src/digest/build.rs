@@ -939,4 +939,99 @@ pub(crate) mod tests {
         assert_eq!(a.link, None);
         assert_eq!(a.url, "javascript:alert(1)");
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const TAGS: [(&str, Family); 8] = [
+            ("j-coin-pay-2019", Family::Incident),
+            ("7pay-2019", Family::Incident),
+            ("paypay", Family::Service),
+            ("line-pay", Family::Service),
+            ("coincheck", Family::Exchange),
+            ("phishing", Family::Threat),
+            ("data-leak", Family::Threat),
+            ("2fa", Family::Control),
+        ];
+
+        fn arb_item() -> impl Strategy<Value = (Article, Analysis, FeedName)> {
+            (
+                0u64..40,
+                0usize..4,
+                0i64..86_400,
+                proptest::collection::vec((0usize..TAGS.len(), 1u32..4), 0..5),
+                any::<String>(),
+                proptest::collection::vec((0u64..5, 0usize..3), 0..3),
+            )
+                .prop_map(|(id, feed, secs, tags, title, counts)| {
+                    let published = "2019-09-04T00:00:00+09:00"
+                        .parse::<DateTime<Utc>>()
+                        .unwrap()
+                        + chrono::Duration::seconds(secs);
+                    let mut a = article(id, &format!("feed{feed}"), "2019-09-04T00:00:00Z", "");
+                    a.draft.published = published;
+                    a.draft.title = title;
+                    let tags = tags
+                        .into_iter()
+                        .map(|(t, n)| hit(TAGS[t].0, TAGS[t].1, n))
+                        .collect();
+                    let facts = Facts {
+                        counts: counts
+                            .into_iter()
+                            .map(|(v, u)| count(v, ["件", "人", "社"][u], "x"))
+                            .collect(),
+                        ..Facts::default()
+                    };
+                    (a, Analysis { tags, facts }, format!("name{feed}"))
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn every_article_lands_once_and_order_never_matters(
+                items in proptest::collection::vec(arb_item(), 0..30)
+            ) {
+                let period = tokyo_day("2019-09-04");
+                let d = build(items.clone(), &period, [], &BuildOptions::default());
+                let mut ids: Vec<u64> = d
+                    .incidents
+                    .iter()
+                    .flat_map(|s| s.articles.iter())
+                    .chain(d.other_news.iter().flat_map(|s| s.articles.iter()))
+                    .map(|a| a.id.0)
+                    .collect();
+                let listed = ids.len();
+                ids.sort_unstable();
+                ids.dedup();
+                prop_assert_eq!(listed, ids.len(), "no article twice");
+                prop_assert_eq!(d.summary.articles as usize, ids.len());
+                let distinct: BTreeSet<u64> = items.iter().map(|i| i.0.id.0).collect();
+                prop_assert_eq!(distinct.len(), ids.len());
+                for s in &d.incidents {
+                    prop_assert!(!s.articles.is_empty() && !s.sources.is_empty());
+                    for c in &s.facts.counts {
+                        prop_assert!(!c.sources.is_empty());
+                    }
+                }
+                // The first of several items with one id wins; keep one per id so that a
+                // permutation cannot change which one.
+                let mut unique = Vec::new();
+                let mut seen = BTreeSet::new();
+                for i in items {
+                    if seen.insert(i.0.id) {
+                        unique.push(i);
+                    }
+                }
+                let a = build(unique.clone(), &period, [], &BuildOptions::default());
+                unique.reverse();
+                let b = build(unique, &period, [], &BuildOptions::default());
+                prop_assert_eq!(
+                    super::super::super::markdown::render(&a),
+                    super::super::super::markdown::render(&b)
+                );
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
 }

@@ -535,4 +535,105 @@ mod tests {
         assert!(!html.contains("class=\"chart\""));
         assert_eq!(json::parse(&json::render(&d).unwrap()).unwrap(), d);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The elements the HTML renderer writes; anything else came from the data.
+        const OURS: [&str; 33] = [
+            "!doctype",
+            "html",
+            "head",
+            "meta",
+            "title",
+            "style",
+            "body",
+            "header",
+            "h1",
+            "h2",
+            "h3",
+            "p",
+            "time",
+            "code",
+            "main",
+            "section",
+            "dl",
+            "div",
+            "dt",
+            "dd",
+            "strong",
+            "figure",
+            "figcaption",
+            "table",
+            "tr",
+            "th",
+            "td",
+            "span",
+            "article",
+            "ul",
+            "ol",
+            "li",
+            "a",
+        ];
+        const OURS_MORE: [&str; 4] = ["thead", "tbody", "footer", "br"];
+
+        /// Arbitrary text, half of it made of markup and URL characters.
+        fn markupish() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "(<|>|\"|'|&|=| |/|:|javascript|data|http|script|on[a-z]+|[a-z]|\u{1b}|\u{202e})*",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_never_makes_markup(
+                title in markupish(),
+                url in markupish(),
+                name in markupish(),
+                cause in markupish(),
+            ) {
+                let mut items = jcoin_day();
+                items[0].0.draft.title = title.clone();
+                items[0].0.draft.url = url;
+                items[0].0.draft.summary = title;
+                items[0].2 = name.clone();
+                items[0].1.facts.causes.push(cause);
+                let failures = [FailedSource {
+                    feed: crate::model::FeedId::new(name.clone()),
+                    name: name.clone(),
+                    last_attempt: "2019-09-04T05:00:00Z".parse().unwrap(),
+                    error: name,
+                    consecutive_failures: 1,
+                    last_success: None,
+                }];
+                let d = build(items, &tokyo_day("2019-09-04"), failures, &BuildOptions::default());
+                let html = html::render(&d);
+                // Past our own style sheet (its print rule writes "<" as CSS text).
+                let body = html.split_once("</style>").map(|(_, b)| b).unwrap_or_default();
+                prop_assert!(!body.is_empty());
+                let mut rest = body;
+                while let Some(at) = rest.find('<') {
+                    rest = &rest[at + 1..];
+                    let tag: String = rest
+                        .trim_start_matches('/')
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '!')
+                        .collect::<String>()
+                        .to_ascii_lowercase();
+                    prop_assert!(
+                        OURS.contains(&tag.as_str()) || OURS_MORE.contains(&tag.as_str()),
+                        "unexpected element <{}", tag
+                    );
+                }
+                for a in regex::Regex::new(r#"href="([^"]*)""#).unwrap().captures_iter(&html) {
+                    prop_assert!(a[1].starts_with("http://") || a[1].starts_with("https://"));
+                }
+                let md = markdown::render(&d);
+                prop_assert!(md.chars().all(|c| !c.is_control() || c == '\n'));
+                prop_assert!(!md.chars().any(crate::sanitize::is_bidi_control));
+            }
+        }
+    }
 }
