@@ -1,1 +1,0 @@
-//! The query language and the full-text index.
