@@ -984,3 +984,184 @@ fn terminal_output_is_sanitised_but_pipes_get_the_data() {
         assert!(!shown.contains(c), "{c:?} reached the terminal");
     }
 }
+
+// ───────────────────────────── through the pipeline ─────────────────────────────
+
+/// The corpus fetched by the real pipeline (loopback sample server → ingest → tagger →
+/// store) gives the same stories as the store built from the corpus sources.
+#[test]
+fn the_pipeline_store_gives_the_same_stories() {
+    use kessai::config::{Config, FeedConfig, FeedFormat};
+    use kessai::fetch::NetworkScope;
+    use kessai::ingest::Ingest;
+    use kessai::sample::{self, SampleOptions, SampleServer};
+
+    let server = SampleServer::start(SampleOptions::default()).unwrap();
+    let feeds: Vec<FeedConfig> = server
+        .outlets()
+        .iter()
+        .map(|o| {
+            let mut f = FeedConfig::new(o.id.clone(), server.url(&o.feed));
+            f.title = Some(o.name.clone());
+            if o.format == sample::FeedFormat::HtmlList {
+                f.format = FeedFormat::HtmlList;
+            }
+            f
+        })
+        .collect();
+    let mut config = Config::with_feeds(feeds.clone());
+    config.settings.per_host_concurrency = 8;
+    config.limits.request_timeout_secs = 10;
+    let store = Store::open_temporary().unwrap();
+    let report = Ingest::new(config.clone(), store.clone(), NetworkScope::LoopbackOnly)
+        .unwrap()
+        .run_blocking(&feeds, None)
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:?}");
+
+    let names = feeds
+        .iter()
+        .map(|f| (f.id(), f.display_title().to_string()))
+        .collect();
+    let options = CollectOptions {
+        names,
+        ..CollectOptions::default()
+    };
+    let period = tokyo("2019-09-04", "2019-09-09");
+    let articles = digest::collect(&store, &period, &options, |_, _, _| true).unwrap();
+    let build = BuildOptions {
+        labels: Labels::from_taxonomy(Taxonomy::builtin()),
+        query: None,
+    };
+    let fetched = digest::build(articles, &period, [], &build);
+    let from_sources = digest_of(corpus_store(), &period);
+
+    let shape = |d: &Digest| -> Vec<(String, Vec<(String, String)>)> {
+        d.incidents
+            .iter()
+            .map(|s| {
+                let arts = s
+                    .articles
+                    .iter()
+                    .map(|a| (a.feed.as_str().to_string(), a.source.clone()))
+                    .collect();
+                (s.key.clone(), arts)
+            })
+            .collect()
+    };
+    assert_eq!(shape(&fetched), shape(&from_sources));
+    assert_eq!(fetched.summary.articles, from_sources.summary.articles);
+    let j = &fetched.incidents[0];
+    assert_eq!(j.key, "incident:j-coin-pay-2019");
+    assert_eq!(j.sources.len(), 8);
+    for a in &j.articles {
+        assert!(
+            a.link
+                .as_deref()
+                .is_some_and(|l| l.starts_with(server.base_url())),
+            "{a:?}"
+        );
+    }
+    let html = digest::html::render(&fetched);
+    assert_html_inert(&html);
+}
+
+// ───────────────────────────── --query ─────────────────────────────
+
+fn query_digest(query: &str, period: &Period) -> Digest {
+    let filter = digest::QueryFilter::new(&kessai::search::parse(query).unwrap()).unwrap();
+    let options = CollectOptions {
+        names: outlet_names(),
+        ..CollectOptions::default()
+    };
+    let articles = digest::collect(corpus_store(), period, &options, |a, an, f| {
+        filter.keeps(a, an, f)
+    })
+    .unwrap();
+    digest::build(
+        articles,
+        period,
+        [],
+        &BuildOptions {
+            labels: Labels::from_taxonomy(Taxonomy::builtin()),
+            query: Some(query.to_string()),
+        },
+    )
+}
+
+#[test]
+fn a_query_narrows_the_digest_with_the_search_language() {
+    let period = tokyo("2020-09-01", "2020-09-30");
+    let all = digest_of(corpus_store(), &period);
+    assert!(all.incidents.len() >= 3, "docomo, SBI, Japan Post Bank");
+
+    let by_tag = query_digest("tag:sbi-securities-2020", &period);
+    let keys: Vec<&str> = by_tag.incidents.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(keys, ["incident:sbi-securities-2020"]);
+    assert_eq!(by_tag.query.as_deref(), Some("tag:sbi-securities-2020"));
+
+    // A spelling in full width finds the same articles as the usual one.
+    let a = query_digest("PayPay", &period);
+    let b = query_digest("ＰａｙＰａｙ", &period);
+    assert!(a.summary.articles > 0);
+    assert!(a.summary.articles < all.summary.articles);
+    assert_eq!(a.incidents, b.incidents);
+
+    let none = query_digest("\"存在しない言い回し\"", &period);
+    assert_eq!(none.summary.articles, 0);
+    assert!(digest::markdown::render(&none).contains("Query: \"存在しない言い回し\""));
+}
+
+#[test]
+fn command_query_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = disk_store(dir.path());
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config,
+        "[settings]\ntimezone = \"UTC\"\n\n[[feed]]\nname = \"paysec\"\ntitle = \"決済セキュリティ通信（購読）\"\nurl = \"http://127.0.0.1:9/paysec/feed.rdf\"\n",
+    )
+    .unwrap();
+    let md = kessai(dir.path())
+        .args([
+            "digest",
+            "--date",
+            "2019-09-04",
+            "--query",
+            "tag:j-coin-pay-2019 feed:paysec",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8(md).unwrap();
+    assert!(md.contains("(UTC)"), "the configured zone: {md}");
+    assert!(
+        md.contains("決済セキュリティ通信（購読）"),
+        "the configured title: {md}"
+    );
+    assert!(md.contains("**1 article · 1 incident"), "{md}");
+    assert!(
+        md.contains("Query: tag:j-coin-pay-2019 feed:paysec"),
+        "{md}"
+    );
+
+    let out = kessai(dir.path())
+        .args(["digest", "--date", "2019-09-04", "--query", "(J-Coin"])
+        .arg("--config")
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("kessai: bad query: column 1"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+}

@@ -1,6 +1,7 @@
 //! `kessai digest`: a period's digest (yesterday in the user's time zone by default) as
 //! Markdown, HTML or JSON, on stdout or into a file.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,8 +12,11 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
 
-use kessai::digest::{self, BuildOptions, CollectOptions, Labels, Period};
+use kessai::config::Config;
+use kessai::digest::{self, BuildOptions, CollectOptions, Labels, Period, QueryFilter};
+use kessai::model::FeedId;
 use kessai::sanitize;
+use kessai::search;
 use kessai::store::{Store, StoreError};
 use kessai::taxonomy::Taxonomy;
 
@@ -39,13 +43,17 @@ pub struct DigestArgs {
     /// Last local day of a range, inclusive [default with --since: today]
     #[arg(long, value_name = "YYYY-MM-DD", requires = "since")]
     pub until: Option<String>,
+    /// Only articles matching this query (the `kessai search` language: words, "phrases",
+    /// OR, -NOT, tag:, feed:, is:unread ...)
+    #[arg(long, value_name = "QUERY")]
+    pub query: Option<String>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
     /// Write to this file (atomically) instead of stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// IANA time zone of the days [default: Asia/Tokyo]
+    /// IANA time zone of the days [default: `timezone` in feeds.toml, else Asia/Tokyo]
     #[arg(long, env = "KESSAI_TZ", value_name = "ZONE")]
     pub tz: Option<String>,
     /// Refuse a period holding more articles than this (keeps memory bounded)
@@ -58,11 +66,20 @@ pub struct DigestArgs {
 
 /// Runs the command.
 pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
+    let config = Config::discover(global.config.as_deref()).context("reading the configuration")?;
+    // A bad query is reported before the store is touched.
+    let filter = match &args.query {
+        Some(text) => {
+            let query = search::parse(text).map_err(|e| query_error(text, &e))?;
+            Some(QueryFilter::new(&query).map_err(|e| query_error(text, &e))?)
+        }
+        None => None,
+    };
     let tz = match &args.tz {
         Some(name) => name.parse::<Tz>().map_err(|_| {
             anyhow::anyhow!("unknown time zone {name:?} (use an IANA name such as Asia/Tokyo)")
         })?,
-        None => chrono_tz::Asia::Tokyo,
+        None => config.settings.tz(),
     };
     let period = period_of(args, tz)?;
 
@@ -75,15 +92,22 @@ pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode
     }
     let store = open_waiting(&store_path, Duration::from_secs(args.wait))?;
 
+    let names: BTreeMap<FeedId, String> = config
+        .feeds
+        .iter()
+        .map(|f| (f.id(), f.display_title().to_string()))
+        .collect();
     let collect_options = CollectOptions {
+        names,
         max_articles: args.max_articles,
-        ..CollectOptions::default()
     };
-    let articles = digest::collect(&store, &period, &collect_options, |_, _, _| true)?;
+    let articles = digest::collect(&store, &period, &collect_options, |a, an, flags| {
+        filter.as_ref().is_none_or(|f| f.keeps(a, an, flags))
+    })?;
     let failures = digest::failed_sources(&store, &collect_options)?;
     let options = BuildOptions {
         labels: Labels::from_taxonomy(Taxonomy::builtin()),
-        query: None,
+        query: args.query.clone(),
     };
     let d = digest::build(articles, &period, failures, &options);
     let text = match args.format {
@@ -113,6 +137,15 @@ pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A malformed query: one line says what is wrong; on a terminal the query and a caret
+/// show where (as `kessai search` does).
+fn query_error(text: &str, e: &search::QueryError) -> anyhow::Error {
+    if std::io::stderr().is_terminal() {
+        eprintln!("{}", search::render_caret(text, e.col(), "  "));
+    }
+    anyhow::anyhow!("bad query: {e}")
 }
 
 /// The period the options ask for; yesterday by default.

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::model::{Analysis, Article, FeedId, Flags};
+use crate::search::{Compiled, Doc, Query, QueryError};
 use crate::store::{FeedState, Store};
+use crate::tokenize::Tokenizer;
 
 use super::{DigestError, FailedSource, FeedName, Period};
 
@@ -37,6 +39,41 @@ impl CollectOptions {
             .get(feed)
             .cloned()
             .unwrap_or_else(|| feed.as_str().to_string())
+    }
+}
+
+/// Keeps the articles a search query matches: the `kessai search` language, evaluated on each
+/// article of the period by the search matcher (so `tag:`, `feed:`, `is:unread`, phrases and
+/// spelling variants mean exactly what they mean in search and alerts).
+pub struct QueryFilter {
+    compiled: Compiled,
+    tokenizer: &'static Tokenizer,
+}
+
+impl std::fmt::Debug for QueryFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryFilter").finish_non_exhaustive()
+    }
+}
+
+impl QueryFilter {
+    /// Compiles a parsed query with the shared tokenizer and the built-in taxonomy.
+    pub fn new(query: &Query) -> Result<QueryFilter, QueryError> {
+        Ok(QueryFilter {
+            compiled: Compiled::new(query)?,
+            tokenizer: Tokenizer::shared(),
+        })
+    }
+
+    /// Whether the query matches the article.
+    pub fn keeps(&self, article: &Article, analysis: &Analysis, flags: Flags) -> bool {
+        // A query of fields only (tag:, feed:, is:) needs no tokenising.
+        let doc = if self.compiled.texts().is_empty() {
+            Doc::from_terms([Vec::new(), Vec::new(), Vec::new()])
+        } else {
+            Doc::new(article, self.tokenizer)
+        };
+        self.compiled.matches(&doc, article, analysis, flags)
     }
 }
 

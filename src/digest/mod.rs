@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ArticleId, DateRole, Family, FeedId, TagId};
 
 pub use build::{BuildOptions, FeedName, build};
-pub use collect::{CollectOptions, MAX_ARTICLES, collect, failed_sources};
+pub use collect::{CollectOptions, MAX_ARTICLES, QueryFilter, collect, failed_sources};
 pub use period::{Period, parse_day};
 
 /// Version of the JSON shape; bumped on any change that is not a pure addition.
