@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 
-use super::text::{self, digits, short_time, source_names};
+use super::text::{self, FACTS_SHOWN, best, digits, short_time, source_names};
 use super::{ArticleEntry, Digest, FactSource, Story, TOP_SERVICES, TagCount, role_name};
 use crate::model::Family;
 use crate::sanitize;
@@ -286,6 +286,16 @@ fn tags(tags: &[TagCount]) -> String {
     out
 }
 
+/// Notes facts left out of a list.
+fn more(o: &mut String, hidden: usize) {
+    if hidden > 0 {
+        let _ = write!(
+            o,
+            "<li class=\"muted\">… {hidden} more in the JSON digest</li>"
+        );
+    }
+}
+
 fn story(o: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
     let class = match s.kind {
         super::StoryKind::Incident => "story",
@@ -317,7 +327,8 @@ fn story(o: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
     let f = &s.facts;
     if !f.counts.is_empty() {
         let _ = write!(o, "<dt>Affected</dt><dd><ul>");
-        for c in &f.counts {
+        let (shown, hidden) = best(&f.counts, FACTS_SHOWN, |x| x.sources.len());
+        for c in shown {
             let _ = write!(
                 o,
                 "<li>{}{} “{}” {}</li>",
@@ -327,11 +338,13 @@ fn story(o: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
                 sources_note(&c.sources)
             );
         }
+        more(o, hidden);
         let _ = writeln!(o, "</ul></dd>");
     }
     if !f.amounts.is_empty() {
         let _ = write!(o, "<dt>Amounts</dt><dd><ul>");
-        for a in &f.amounts {
+        let (shown, hidden) = best(&f.amounts, FACTS_SHOWN, |x| x.sources.len());
+        for a in shown {
             let _ = write!(
                 o,
                 "<li>¥{} “{}” {}</li>",
@@ -340,11 +353,13 @@ fn story(o: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
                 sources_note(&a.sources)
             );
         }
+        more(o, hidden);
         let _ = writeln!(o, "</ul></dd>");
     }
     if !f.dates.is_empty() {
         let _ = write!(o, "<dt>Dates</dt><dd><ul>");
-        for e in &f.dates {
+        let (shown, hidden) = best(&f.dates, FACTS_SHOWN, |x| x.sources.len());
+        for e in shown {
             let _ = write!(
                 o,
                 "<li><time datetime=\"{date}\">{date}</time> {} “{}” {}</li>",
@@ -354,13 +369,16 @@ fn story(o: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
                 date = e.date.format("%Y-%m-%d"),
             );
         }
+        more(o, hidden);
         let _ = writeln!(o, "</ul></dd>");
     }
     if !f.causes.is_empty() {
         let _ = write!(o, "<dt>Causes</dt><dd><ul>");
-        for c in &f.causes {
+        let (shown, hidden) = best(&f.causes, FACTS_SHOWN, |x| x.sources.len());
+        for c in shown {
             let _ = write!(o, "<li>{} {}</li>", h(&c.cause), sources_note(&c.sources));
         }
+        more(o, hidden);
         let _ = writeln!(o, "</ul></dd>");
     }
     let _ = writeln!(o, "</dl>\n<ol class=\"articles\">");

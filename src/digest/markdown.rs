@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 
-use super::text::{self, digits, md, short_time, source_names};
+use super::text::{self, FACTS_SHOWN, best, digits, md, short_time, source_names};
 use super::{ArticleEntry, Digest, Story, TOP_SERVICES, TagCount, role_name};
 use crate::model::Family;
 
@@ -152,6 +152,13 @@ fn tag_line(tags: &[TagCount]) -> String {
     parts.join(" · ")
 }
 
+/// Notes facts left out of a list.
+fn more(items: &mut Vec<String>, hidden: usize) {
+    if hidden > 0 {
+        items.push(format!("… {hidden} more in the JSON digest"));
+    }
+}
+
 fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
     let _ = writeln!(out, "### {n}. {}\n", md(&s.title));
     let _ = writeln!(
@@ -176,9 +183,9 @@ fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
     }
     let f = &s.facts;
     if !f.counts.is_empty() {
-        let items: Vec<String> = f
-            .counts
-            .iter()
+        let (shown, hidden) = best(&f.counts, FACTS_SHOWN, |x| x.sources.len());
+        let mut items: Vec<String> = shown
+            .into_iter()
             .map(|c| {
                 format!(
                     "{}{} “{}” ({})",
@@ -189,12 +196,13 @@ fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
                 )
             })
             .collect();
+        more(&mut items, hidden);
         let _ = writeln!(out, "- **Affected:** {}", items.join("; "));
     }
     if !f.amounts.is_empty() {
-        let items: Vec<String> = f
-            .amounts
-            .iter()
+        let (shown, hidden) = best(&f.amounts, FACTS_SHOWN, |x| x.sources.len());
+        let mut items: Vec<String> = shown
+            .into_iter()
             .map(|a| {
                 format!(
                     "¥{} “{}” ({})",
@@ -204,12 +212,13 @@ fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
                 )
             })
             .collect();
+        more(&mut items, hidden);
         let _ = writeln!(out, "- **Amounts:** {}", items.join("; "));
     }
     if !f.dates.is_empty() {
-        let items: Vec<String> = f
-            .dates
-            .iter()
+        let (shown, hidden) = best(&f.dates, FACTS_SHOWN, |x| x.sources.len());
+        let mut items: Vec<String> = shown
+            .into_iter()
             .map(|e| {
                 format!(
                     "{} {} “{}” ({})",
@@ -220,12 +229,13 @@ fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
                 )
             })
             .collect();
+        more(&mut items, hidden);
         let _ = writeln!(out, "- **Dates:** {}", items.join("; "));
     }
     if !f.causes.is_empty() {
-        let items: Vec<String> = f
-            .causes
-            .iter()
+        let (shown, hidden) = best(&f.causes, FACTS_SHOWN, |x| x.sources.len());
+        let mut items: Vec<String> = shown
+            .into_iter()
             .map(|c| {
                 format!(
                     "{} ({})",
@@ -234,6 +244,7 @@ fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
                 )
             })
             .collect();
+        more(&mut items, hidden);
         let _ = writeln!(out, "- **Causes:** {}", items.join("; "));
     }
     let _ = writeln!(out, "\nArticles:\n");

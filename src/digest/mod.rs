@@ -510,6 +510,41 @@ mod tests {
     }
 
     #[test]
+    fn long_fact_lists_are_cut_in_text_not_in_json() {
+        let mut items = jcoin_day();
+        items[0].1.facts.counts = (1..=12)
+            .chain([18501])
+            .map(|v| crate::model::CountFact {
+                value: v,
+                unit: "件".into(),
+                qualifier: None,
+                text: format!("{v}件"),
+            })
+            .collect();
+        let d = build(
+            items,
+            &tokyo_day("2019-09-04"),
+            [],
+            &BuildOptions::default(),
+        );
+        assert_eq!(
+            d.incidents[0].facts.counts.len(),
+            14,
+            "13 + the press count of 5社"
+        );
+        let md = markdown::render(&d);
+        assert!(md.contains("… 6 more in the JSON digest"), "{md}");
+        // The two-source 18,501件 is kept; the smallest single-source ones are cut.
+        assert!(
+            md.contains("18,501件 “1万8501件” (pressの名前, paysecの名前)"),
+            "{md}"
+        );
+        assert!(!md.contains("1件 “1件”"), "{md}");
+        let html = html::render(&d);
+        assert!(html.contains("<li class=\"muted\">… 6 more in the JSON digest</li>"));
+    }
+
+    #[test]
     fn chart_widths_come_from_counts() {
         let d = build(
             jcoin_day(),

@@ -47,6 +47,25 @@ pub fn short_time(t: DateTime<Utc>, tz: Tz, one_day: bool) -> String {
     }
 }
 
+/// Facts of one kind a rendered story shows at most; the JSON keeps them all.
+pub const FACTS_SHOWN: usize = 8;
+
+/// The `n` items stated by the most sources (ties: the earlier), kept in their order, and how
+/// many were left out: a long story's facts stay readable and the corroborated ones stay.
+pub fn best<T>(items: &[T], n: usize, sources: impl Fn(&T) -> usize) -> (Vec<&T>, usize) {
+    if items.len() <= n {
+        return (items.iter().collect(), 0);
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| sources(&items[b]).cmp(&sources(&items[a])).then(a.cmp(&b)));
+    order.truncate(n);
+    order.sort_unstable();
+    (
+        order.into_iter().map(|i| &items[i]).collect(),
+        items.len() - n,
+    )
+}
+
 /// The distinct source names of a fact, in order.
 pub fn source_names(sources: &[FactSource]) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
@@ -64,23 +83,23 @@ pub fn source_names(sources: &[FactSource]) -> Vec<&str> {
 pub fn md(text: &str) -> String {
     let line = sanitize::terminal_line(text);
     let mut out = String::with_capacity(line.len() + 8);
-    for c in line.chars() {
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        // `&` only starts an entity before a letter, digit or `#` (`&lt;`, `&#60;`): escape
+        // it there, and leave `セブン&アイ` readable.
+        if c == '&' {
+            if chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphanumeric() || *n == '#')
+            {
+                out.push('\\');
+            }
+            out.push(c);
+            continue;
+        }
         if matches!(
             c,
-            '\\' | '`'
-                | '*'
-                | '_'
-                | '{'
-                | '}'
-                | '['
-                | ']'
-                | '<'
-                | '>'
-                | '#'
-                | '!'
-                | '|'
-                | '~'
-                | '&'
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '<' | '>' | '#' | '!' | '|' | '~'
         ) {
             out.push('\\');
         }
@@ -112,6 +131,17 @@ mod tests {
     }
 
     #[test]
+    fn best_keeps_the_most_sourced_in_order() {
+        let items = [(10, 1), (9, 3), (8, 1), (7, 2), (6, 3)];
+        let (shown, hidden) = best(&items, 3, |i| i.1);
+        assert_eq!(shown, [&(9, 3), &(7, 2), &(6, 3)]);
+        assert_eq!(hidden, 2);
+        let (shown, hidden) = best(&items, 9, |i| i.1);
+        assert_eq!(shown.len(), 5);
+        assert_eq!(hidden, 0);
+    }
+
+    #[test]
     fn digits_group_by_three() {
         assert_eq!(digits(0), "0");
         assert_eq!(digits(999), "999");
@@ -127,6 +157,10 @@ mod tests {
             r"\[x\](javascript:alert(1)) \<script\>\*a\*\_b\_ \# \| \~\~s\~\~ \&amp;"
         );
         assert_eq!(md("a\u{1b}]0;t\u{7}b\nc\u{202e}d"), "ab cd");
+        assert_eq!(
+            md("セブン&アイ & co &#60; &x"),
+            r"セブン&アイ & co \&\#60; \&x"
+        );
         assert_eq!(
             md("J-Coin Payの加盟店情報、1.8万件"),
             "J-Coin Payの加盟店情報、1.8万件"
