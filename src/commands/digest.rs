@@ -18,7 +18,7 @@ use kessai::model::FeedId;
 use kessai::sanitize;
 use kessai::search;
 use kessai::store::{Store, StoreError};
-use kessai::taxonomy::Taxonomy;
+use kessai::tag::Tagger;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,11 +67,15 @@ pub struct DigestArgs {
 /// Runs the command.
 pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
     let config = Config::discover(global.config.as_deref()).context("reading the configuration")?;
+    // The built-in taxonomy plus the user's taxonomy.toml, as fetch, tag and search use.
+    let taxonomy = Tagger::configured()
+        .context("loading the taxonomy")?
+        .taxonomy();
     // A bad query is reported before the store is touched.
     let filter = match &args.query {
         Some(text) => {
             let query = search::parse(text).map_err(|e| query_error(text, &e))?;
-            Some(QueryFilter::new(&query).map_err(|e| query_error(text, &e))?)
+            Some(QueryFilter::with(&query, taxonomy).map_err(|e| query_error(text, &e))?)
         }
         None => None,
     };
@@ -106,7 +110,7 @@ pub fn run(args: &DigestArgs, global: &super::Global) -> anyhow::Result<ExitCode
     })?;
     let failures = digest::failed_sources(&store, &collect_options)?;
     let options = BuildOptions {
-        labels: Labels::from_taxonomy(Taxonomy::builtin()),
+        labels: Labels::from_taxonomy(taxonomy),
         query: args.query.clone(),
     };
     let d = digest::build(articles, &period, failures, &options);

@@ -59,9 +59,19 @@ impl std::fmt::Debug for QueryFilter {
 impl QueryFilter {
     /// Compiles a parsed query with the shared tokenizer and the built-in taxonomy.
     pub fn new(query: &Query) -> Result<QueryFilter, QueryError> {
+        QueryFilter::with(query, crate::taxonomy::Taxonomy::builtin())
+    }
+
+    /// Compiles a parsed query with the shared tokenizer and a taxonomy (the configured one:
+    /// built-in plus the user's file), whose spelling variants the query's words expand to.
+    pub fn with(
+        query: &Query,
+        taxonomy: &crate::taxonomy::Taxonomy,
+    ) -> Result<QueryFilter, QueryError> {
+        let tokenizer = Tokenizer::shared();
         Ok(QueryFilter {
-            compiled: Compiled::new(query)?,
-            tokenizer: Tokenizer::shared(),
+            compiled: Compiled::with(query, tokenizer, taxonomy)?,
+            tokenizer,
         })
     }
 
