@@ -1165,3 +1165,45 @@ fn command_query_and_config() {
     assert!(err.starts_with("kessai: bad query: column 1"), "{err}");
     assert_eq!(err.lines().count(), 1);
 }
+
+/// `--wait` lets a scheduled digest wait for a `kessai fetch` that holds the store.
+#[test]
+fn command_waits_for_a_store_in_use_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = disk_store(dir.path());
+    let held = Store::open(&path).unwrap();
+
+    let out = kessai(dir.path())
+        .args(["digest", "--date", "2019-09-04", "--store"])
+        .arg(&path)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("kessai: ") && err.lines().count() == 1,
+        "{err}"
+    );
+
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("kessai"))
+        .args(["digest", "--date", "2019-09-04", "--wait", "60", "--store"])
+        .arg(&path)
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env_remove("KESSAI_CONFIG")
+        .env_remove("KESSAI_TZ")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still waiting while the store is held"
+    );
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("J-Coin Pay"));
+}
