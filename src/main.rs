@@ -29,6 +29,8 @@ enum Command {
     Watch(commands::watch::WatchArgs),
     /// Inspect, verify and repair the local store (info, check, rebuild).
     Store(commands::store::StoreArgs),
+    /// Write a period's digest (default: yesterday) as Markdown, HTML or JSON.
+    Digest(commands::digest::DigestArgs),
     /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
     Tag(commands::tag::TagArgs),
     /// Fetch the feeds and store new articles (exit 2 when some feeds failed).
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Some(Command::Alert(args)) => commands::alert::run(&cli.global, args),
         Some(Command::Watch(args)) => commands::watch::run(&args, &cli.global),
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
+        Some(Command::Digest(args)) => commands::digest::run(&args, &cli.global),
         Some(Command::Tag(args)) => commands::tag::run(&args),
         Some(Command::Fetch(args)) => commands::fetch::run(&args, &cli.global),
         Some(Command::Feeds(args)) => commands::feeds::run(&args, &cli.global),

@@ -8,6 +8,7 @@ use clap::Args;
 pub mod about;
 pub mod alert;
 pub mod demo;
+pub mod digest;
 pub mod export;
 pub mod feeds;
 pub mod fetch;
