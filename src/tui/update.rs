@@ -815,6 +815,11 @@ pub fn apply(app: &mut App, msg: Msg) -> Vec<Command> {
                 matches,
             } = *loaded;
             let id = article.id;
+            // A key pressed while the article loaded (s, r) already changed the row and is
+            // on its way to the store; the row's flags are the newer truth.
+            if let Some(i) = app.list.position(id) {
+                flags = app.list.rows[i].flags;
+            }
             // The same article again (new search marks): keep the reading position.
             let scroll = app
                 .article
@@ -1151,6 +1156,44 @@ mod tests {
         assert!(matches!(cmds.as_slice(), [Command::SetFlags { flags, .. }] if flags.read));
         assert!(app.list.rows[0].flags.read);
         assert!(!app.article.as_ref().unwrap().lines.is_empty());
+    }
+
+    #[test]
+    fn a_star_given_while_the_article_loads_survives_marking_it_read() {
+        let mut app = loaded(&[1]);
+        let _ = update(&mut app, Action::Open);
+        // s before the article arrives: the row is starred, a write is queued.
+        let _ = update(&mut app, Action::ToggleStar);
+        assert!(app.list.rows[0].flags.starred);
+        let article = crate::model::Article {
+            id: ArticleId(1),
+            draft: ArticleDraft {
+                feed: FeedId::new("f"),
+                url: "http://127.0.0.1/1".into(),
+                guid: None,
+                title: "t1".into(),
+                summary: String::new(),
+                body: String::new(),
+                published: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
+                fetched: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
+                content_hash: "h".into(),
+            },
+        };
+        // The article was read from the store before the star was written.
+        let cmds = apply(
+            &mut app,
+            Msg::Article(Box::new(Opened {
+                article,
+                analysis: Analysis::default(),
+                flags: Flags::default(),
+                matches: None,
+            })),
+        );
+        assert!(
+            matches!(cmds.as_slice(), [Command::SetFlags { flags, .. }] if flags.read && flags.starred),
+            "{cmds:?}"
+        );
+        assert!(app.article.as_ref().unwrap().flags.starred);
     }
 
     #[test]
