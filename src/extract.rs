@@ -41,6 +41,10 @@ pub struct Extracted {
     pub method: Method,
     /// The page's `<title>`, if any.
     pub page_title: Option<String>,
+    /// The text was cut at `max_body_chars` (a limit hit the fetch report names).
+    pub body_cut: bool,
+    /// Only the first `max_html_bytes` of the page were parsed (a limit hit too).
+    pub html_cut: bool,
 }
 
 /// Why extraction could not run.
@@ -172,6 +176,7 @@ pub fn extract(
             })
         })
         .transpose()?;
+    let html_cut = html.len() > limits.max_html_bytes;
     let html = limit_depth(
         &html[..floor_boundary(html, limits.max_html_bytes)],
         MAX_HTML_DEPTH,
@@ -190,7 +195,9 @@ pub fn extract(
                 .filter(|r| inside.contains(&r.holder) && r.is_content())
                 .collect();
             if !runs.is_empty() {
-                return Ok(finish(&runs, Method::Selector, page_title, limits));
+                let mut e = finish(&runs, Method::Selector, page_title, limits);
+                e.html_cut = html_cut;
+                return Ok(e);
             }
         }
     }
@@ -200,6 +207,8 @@ pub fn extract(
             paragraphs: 0,
             method: Method::Nothing,
             page_title,
+            body_cut: false,
+            html_cut,
         });
     };
     let inside = page.subtree_blocks(&doc, &[best]);
@@ -215,12 +224,20 @@ pub fn extract(
                         && r.link_density() < 0.25))
         })
         .collect();
-    Ok(finish(&runs, Method::Heuristic, page_title, limits))
+    let mut e = finish(&runs, Method::Heuristic, page_title, limits);
+    e.html_cut = html_cut;
+    Ok(e)
 }
 
 /// Paragraph text of an HTML fragment (a feed's full-content field): every content run, in
 /// order, boilerplate blocks dropped, no container selection.
 pub fn fragment_paragraphs(html: &str, limits: &Limits) -> String {
+    fragment_text(html, limits).text
+}
+
+/// [`fragment_paragraphs`] with what was cut to the limits.
+pub fn fragment_text(html: &str, limits: &Limits) -> Extracted {
+    let html_cut = html.len() > limits.max_html_bytes;
     let html = limit_depth(
         &html[..floor_boundary(html, limits.max_html_bytes)],
         MAX_HTML_DEPTH,
@@ -228,16 +245,20 @@ pub fn fragment_paragraphs(html: &str, limits: &Limits) -> String {
     let doc = Html::parse_fragment(&html);
     let page = Page::analyse(&doc);
     let runs: Vec<&Run> = page.runs.iter().filter(|r| r.is_content()).collect();
-    finish(&runs, Method::Heuristic, None, limits).text
+    let mut e = finish(&runs, Method::Heuristic, None, limits);
+    e.html_cut = html_cut;
+    e
 }
 
 fn finish(runs: &[&Run], method: Method, page_title: Option<String>, limits: &Limits) -> Extracted {
     let mut text = String::new();
     let mut paragraphs = 0;
     let mut chars = 0;
+    let mut body_cut = false;
     for r in runs {
         let n = r.text.chars().count();
         if chars + n > limits.max_body_chars {
+            body_cut = true;
             // Stop at a paragraph boundary rather than cutting a sentence.
             if paragraphs == 0 {
                 text = r.text.chars().take(limits.max_body_chars).collect();
@@ -261,6 +282,8 @@ fn finish(runs: &[&Run], method: Method, page_title: Option<String>, limits: &Li
             method
         },
         page_title,
+        body_cut,
+        html_cut: false,
     }
 }
 
@@ -908,6 +931,12 @@ mod tests {
         assert!(e.text.chars().count() <= 1_000);
         assert!(e.paragraphs >= 5);
         assert!(e.text.ends_with('。'), "cut at a paragraph boundary");
+        // Both cuts are reported, so the fetch report can name the limits.
+        assert!(e.body_cut && e.html_cut);
+        let small = extract(&format!("<div>{para}</div>"), None, &l).unwrap();
+        assert!(!small.body_cut && !small.html_cut);
+        let f = fragment_text(&html, &l);
+        assert!(f.body_cut && f.html_cut);
     }
 
     #[test]

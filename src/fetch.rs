@@ -203,6 +203,18 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// Whether a bound from `[limits]` / `[settings]` stopped the fetch: a size, a deadline,
+    /// a redirect rule or a Retry-After longer than allowed.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            FetchError::TooLarge { .. }
+                | FetchError::Timeout { .. }
+                | FetchError::Redirect { .. }
+                | FetchError::RetryAfter { .. }
+        )
+    }
+
     /// The URL the error is about.
     pub fn url(&self) -> &str {
         match self {

@@ -15,12 +15,12 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::charset::{self, CharsetError, DocKind};
-use crate::config::{Config, FeedConfig, FeedFormat};
+use crate::config::{Config, FeedConfig, FeedFormat, Limits};
 use crate::extract::{self, ExtractError};
 use crate::fetch::{Accept, FetchError, Fetcher, NetworkScope, Outcome, Validators};
 use crate::model::{Analysis, ArticleDraft, FeedId};
 use crate::normalize::{self, NormalizeError};
-use crate::parse::{self, ParseError, ParsedFeed, ParsedItem};
+use crate::parse::{self, Cuts, ParseError, ParsedFeed, ParsedItem};
 use crate::store::{FeedState, Inserted, Store, StoreError};
 use crate::tag::Tagger;
 
@@ -57,6 +57,13 @@ pub enum IngestError {
     Task(String),
 }
 
+impl IngestError {
+    /// Whether a configured limit (size, time, redirects) stopped it.
+    pub fn is_limit(&self) -> bool {
+        matches!(self, IngestError::Fetch(e) if e.is_limit())
+    }
+}
+
 /// How one feed's fetch ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedOutcome {
@@ -64,8 +71,22 @@ pub enum FeedOutcome {
     Updated,
     /// The server said 304 Not Modified.
     Unchanged,
+    /// A limit was hit (items per feed, title / summary / body length, HTML size, an
+    /// article page's size, time or redirects): an error for this feed. What fits the limits
+    /// was stored and flushed; the text says what was hit and what was kept, one line.
+    Limited(String),
     /// Nothing stored for this feed; the reason, one line.
     Failed(String),
+}
+
+impl FeedOutcome {
+    /// The error of a failed or limited feed, one line.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            FeedOutcome::Failed(why) | FeedOutcome::Limited(why) => Some(why),
+            FeedOutcome::Updated | FeedOutcome::Unchanged => None,
+        }
+    }
 }
 
 /// What happened to one feed.
@@ -87,8 +108,11 @@ pub struct FeedReport {
     pub skipped: usize,
     /// Article pages that could not be fetched or read (the feed's summary stands in).
     pub page_failures: usize,
-    /// Things worth knowing that did not stop the feed (limits hit, charset overruled, ...).
+    /// Things worth knowing that did not stop the feed (repeated GUIDs, charset overruled, ...).
     pub notes: Vec<String>,
+    /// Limits hit, each `limit: ...` naming the limit and what was kept; any makes the
+    /// outcome [`FeedOutcome::Limited`].
+    pub limit_hits: Vec<String>,
     /// Wall time spent on the feed.
     pub elapsed: Duration,
 }
@@ -105,12 +129,13 @@ impl FeedReport {
             skipped: 0,
             page_failures: 0,
             notes: Vec::new(),
+            limit_hits: Vec::new(),
             elapsed: Duration::ZERO,
         }
     }
-    /// Whether the feed failed.
+    /// Whether the feed failed or hit a limit (either is an error for the feed: exit 2).
     pub fn failed(&self) -> bool {
-        matches!(self.outcome, FeedOutcome::Failed(_))
+        self.outcome.error().is_some()
     }
 }
 
@@ -124,9 +149,16 @@ pub struct FetchReport {
 }
 
 impl FetchReport {
-    /// Feeds that failed.
+    /// Feeds that failed or hit a limit.
     pub fn failed(&self) -> usize {
         self.feeds.iter().filter(|f| f.failed()).count()
+    }
+    /// Feeds that hit a limit (stored what fit); counted in [`FetchReport::failed`] too.
+    pub fn limited(&self) -> usize {
+        self.feeds
+            .iter()
+            .filter(|f| matches!(f.outcome, FeedOutcome::Limited(_)))
+            .count()
     }
     /// Feeds that answered 304.
     pub fn unchanged(&self) -> usize {
@@ -284,7 +316,14 @@ impl Ingest {
         };
         let result = self.feed_inner(feed, &mut state, &mut report).await;
         match result {
-            Ok(()) => state.record_success(attempt_at),
+            Ok(()) if report.limit_hits.is_empty() => state.record_success(attempt_at),
+            Ok(()) => {
+                // What fit is stored, but the feed is not as it should be: an error in the
+                // report (exit 2) and in the feed's state (the digest lists it).
+                let reason = report.limit_hits.join("; ");
+                state.record_failure(attempt_at, reason.clone());
+                report.outcome = FeedOutcome::Limited(reason);
+            }
             Err(e) => {
                 let reason = e.to_string();
                 state.record_failure(attempt_at, reason.clone());
@@ -529,11 +568,15 @@ impl Ingest {
             ));
         }
         let mut page_errors = Vec::new();
+        let mut page_limits = Vec::new();
         let mut work = Vec::with_capacity(fresh.len());
         for (item, body) in fresh.into_iter().zip(bodies) {
             let body = match body {
-                Some(Ok(text)) if !text.is_empty() => Some(text),
-                Some(Ok(_)) => None,
+                Some(Ok(e)) => Some(e),
+                Some(Err(e)) if e.is_limit() => {
+                    page_limits.push(e);
+                    None
+                }
                 Some(Err(e)) => {
                     page_errors.push(e);
                     None
@@ -542,16 +585,23 @@ impl Ingest {
             };
             work.push((item, body));
         }
-        report.page_failures += page_errors.len();
+        report.page_failures += page_errors.len() + page_limits.len();
         if let Some(first) = page_errors.first() {
             report.notes.push(format!(
                 "{} article page(s) not read, summary kept instead (first: {first})",
                 page_errors.len()
             ));
         }
+        if let Some(first) = page_limits.first() {
+            report.limit_hits.push(format!(
+                "limit: {} article page(s) not read (first: {first}); kept the summary instead",
+                page_limits.len()
+            ));
+        }
 
         // Normalise and tag on a blocking thread, then store the lot in one write.
         let limits = self.config.limits.clone();
+        let limits_for_report = self.config.limits.clone();
         let tagger = self.tagger;
         let feed_id = id.clone();
         let _cpu = self
@@ -559,31 +609,50 @@ impl Ingest {
             .acquire()
             .await
             .map_err(|e| IngestError::Task(e.to_string()))?;
-        let (drafts, skipped) = tokio::task::spawn_blocking(move || {
+        let (drafts, skipped, cuts) = tokio::task::spawn_blocking(move || {
             let mut drafts: Vec<(ArticleDraft, Analysis)> = Vec::with_capacity(work.len());
             let mut skipped: Vec<NormalizeError> = Vec::new();
-            for (item, body) in work {
-                let body = match body {
-                    Some(b) => b,
-                    None => item
-                        .content_html
-                        .as_deref()
-                        .map(|h| extract::fragment_paragraphs(h, &limits))
-                        .unwrap_or_default(),
+            let mut cuts = CutCounts::default();
+            for (item, page) in work {
+                // The page's text, else the feed's own content; a page that was read but
+                // held nothing still counts its HTML cut.
+                let mut html_cut = false;
+                let body = match page {
+                    Some(e) if !e.text.is_empty() => e,
+                    page => {
+                        html_cut = page.is_some_and(|p| p.html_cut);
+                        match item.content_html.as_deref() {
+                            Some(h) => extract::fragment_text(h, &limits),
+                            None => extract::Extracted {
+                                text: String::new(),
+                                paragraphs: 0,
+                                method: extract::Method::Nothing,
+                                page_title: None,
+                                body_cut: false,
+                                html_cut: false,
+                            },
+                        }
+                    }
                 };
-                match normalize::make_draft(&feed_id, &item, &body, fetched_at, &limits) {
-                    Ok(d) => {
+                match normalize::make_draft_cut(&feed_id, &item, &body.text, fetched_at, &limits) {
+                    Ok((d, cut)) => {
+                        cuts.count(cut.or(Cuts {
+                            body: body.body_cut,
+                            ..Cuts::default()
+                        }));
+                        cuts.html += usize::from(html_cut || body.html_cut);
                         let analysis = tagger.analyze(&d);
                         drafts.push((d, analysis));
                     }
                     Err(e) => skipped.push(e),
                 }
             }
-            (drafts, skipped)
+            (drafts, skipped, cuts)
         })
         .await
         .map_err(|e| IngestError::Task(e.to_string()))?;
         drop(_cpu);
+        cuts.report(&limits_for_report, report);
         report.skipped += skipped.len();
         if let Some(first) = skipped.first() {
             report.notes.push(format!(
@@ -607,10 +676,23 @@ impl Ingest {
     }
 
     /// Fetches an article page and extracts its text.
-    async fn page_text(&self, feed: &FeedConfig, link: &str) -> Result<String, IngestError> {
+    async fn page_text(
+        &self,
+        feed: &FeedConfig,
+        link: &str,
+    ) -> Result<extract::Extracted, IngestError> {
         let page = match self.fetcher.fetch(link, Accept::Page, None).await? {
             Outcome::Fetched(f) => f,
-            Outcome::NotModified { .. } => return Ok(String::new()),
+            Outcome::NotModified { .. } => {
+                return Ok(extract::Extracted {
+                    text: String::new(),
+                    paragraphs: 0,
+                    method: extract::Method::Nothing,
+                    page_title: None,
+                    body_cut: false,
+                    html_cut: false,
+                });
+            }
         };
         let limits = self.config.limits.clone();
         let selector = feed.body_selector.clone();
@@ -623,8 +705,11 @@ impl Ingest {
         tokio::task::spawn_blocking(move || {
             let decoded = charset::decode(&page.body, page.content_type.as_deref(), DocKind::Html)
                 .map_err(|source| IngestError::Charset { url, source })?;
-            let e = extract::extract(&decoded.text, selector.as_deref(), &limits)?;
-            Ok(e.text)
+            Ok(extract::extract(
+                &decoded.text,
+                selector.as_deref(),
+                &limits,
+            )?)
         })
         .await
         .map_err(|e| IngestError::Task(e.to_string()))?
@@ -688,9 +773,12 @@ async fn blocking<T: Send + 'static>(
 
 fn note_limits(parsed: &ParsedFeed, config: &Config, report: &mut FeedReport) {
     if parsed.over_limit > 0 {
-        report.notes.push(format!(
-            "{} item(s) beyond limits.max_items_per_feed ({}) ignored",
-            parsed.over_limit, config.limits.max_items_per_feed
+        let max = config.limits.max_items_per_feed;
+        report.limit_hits.push(format!(
+            "limit: {} items > limits.max_items_per_feed {}; kept the first {}",
+            thousands((parsed.items.len() + parsed.over_limit) as u64),
+            thousands(max as u64),
+            thousands(parsed.items.len() as u64)
         ));
     }
     if parsed.repeated > 0 {
@@ -699,6 +787,77 @@ fn note_limits(parsed: &ParsedFeed, config: &Config, report: &mut FeedReport) {
             parsed.repeated
         ));
     }
+}
+
+/// Texts of one feed's new articles cut to their length limits.
+#[derive(Debug, Default)]
+struct CutCounts {
+    titles: usize,
+    summaries: usize,
+    bodies: usize,
+    /// Article pages (or feed content) longer than `max_html_bytes`: only the start was read.
+    html: usize,
+}
+
+impl CutCounts {
+    fn count(&mut self, cut: Cuts) {
+        self.titles += usize::from(cut.title);
+        self.summaries += usize::from(cut.summary);
+        self.bodies += usize::from(cut.body);
+    }
+
+    /// One limit hit per kind of cut, naming the limit and what was kept.
+    fn report(&self, limits: &Limits, report: &mut FeedReport) {
+        let chars = [
+            (
+                self.titles,
+                "title(s)",
+                "max_title_chars",
+                limits.max_title_chars,
+            ),
+            (
+                self.summaries,
+                "summary(ies)",
+                "max_summary_chars",
+                limits.max_summary_chars,
+            ),
+            (
+                self.bodies,
+                "article body(ies)",
+                "max_body_chars",
+                limits.max_body_chars,
+            ),
+        ];
+        for (n, what, key, max) in chars {
+            if n > 0 {
+                report.limit_hits.push(format!(
+                    "limit: {n} {what} longer than limits.{key} {}; stored the first {} characters",
+                    thousands(max as u64),
+                    thousands(max as u64)
+                ));
+            }
+        }
+        if self.html > 0 {
+            let max = thousands(limits.max_html_bytes as u64);
+            report.limit_hits.push(format!(
+                "limit: {} article page(s) larger than limits.max_html_bytes {max}; read the first {max} bytes",
+                self.html
+            ));
+        }
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Picks feeds by name (all enabled feeds when `names` is empty); unknown names are errors.
@@ -749,6 +908,42 @@ mod tests {
         // A request after everything settled still gets a flush of its own.
         rt.block_on(gf.flush()).unwrap();
         assert_eq!(gf.runs.load(std::sync::atomic::Ordering::SeqCst), runs + 1);
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(4_194_304), "4,194,304");
+    }
+
+    #[test]
+    fn cut_counts_name_each_limit_and_what_was_kept() {
+        let mut c = CutCounts::default();
+        c.count(Cuts {
+            title: true,
+            summary: false,
+            body: true,
+        });
+        c.count(Cuts {
+            title: true,
+            ..Cuts::default()
+        });
+        c.html = 1;
+        let mut r = FeedReport::new(&FeedConfig::new("f", "http://127.0.0.1:1/"));
+        c.report(&Limits::default(), &mut r);
+        assert_eq!(
+            r.limit_hits,
+            vec![
+                "limit: 2 title(s) longer than limits.max_title_chars 300; stored the first 300 characters",
+                "limit: 1 article body(ies) longer than limits.max_body_chars 100,000; stored the first 100,000 characters",
+                "limit: 1 article page(s) larger than limits.max_html_bytes 4,194,304; read the first 4,194,304 bytes",
+            ]
+        );
+        let mut none = FeedReport::new(&FeedConfig::new("f", "http://127.0.0.1:1/"));
+        CutCounts::default().report(&Limits::default(), &mut none);
+        assert!(none.limit_hits.is_empty());
     }
 
     #[test]

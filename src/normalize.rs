@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::config::Limits;
 use crate::model::{ArticleDraft, FeedId};
-use crate::parse::ParsedItem;
+use crate::parse::{Cuts, ParsedItem};
 
 /// Query parameters that only track where a click came from.
 const TRACKING_PARAMS: &[&str] = &[
@@ -62,7 +62,8 @@ pub enum NormalizeError {
     Empty,
 }
 
-/// NFKC, control characters removed, whitespace collapsed to single spaces, one line.
+/// NFKC, control characters and bidi controls removed, whitespace collapsed to single
+/// spaces, one line.
 pub fn normalize_line(s: &str) -> String {
     // Most Japanese text is already NFKC (kana, kanji, ASCII): the quick check skips the
     // decomposition and recomposition for it.
@@ -78,8 +79,10 @@ pub fn normalize_line(s: &str) -> String {
     for c in nfkc.chars() {
         if c.is_whitespace() {
             space = !out.is_empty();
-        } else if c.is_control() || is_invisible(c) {
-            // Dropped: C0/C1 controls (ESC starts terminal sequences), zero-width marks.
+        } else if c.is_control() || is_invisible(c) || crate::sanitize::is_bidi_control(c) {
+            // Dropped: C0/C1 controls (ESC starts terminal sequences), zero-width marks,
+            // bidi overrides and isolates (they reorder what a reader sees, in a terminal
+            // and in the HTML digest alike).
         } else {
             if space {
                 out.push(' ');
@@ -114,9 +117,14 @@ fn is_invisible(c: char) -> bool {
 
 /// At most `max` characters.
 pub fn truncate(s: String, max: usize) -> String {
+    truncate_cut(s, max).0
+}
+
+/// At most `max` characters, and whether anything was cut.
+pub fn truncate_cut(s: String, max: usize) -> (String, bool) {
     match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].trim_end().to_string(),
-        None => s,
+        Some((i, _)) => (s[..i].trim_end().to_string(), true),
+        None => (s, false),
     }
 }
 
@@ -176,11 +184,29 @@ pub fn make_draft(
     fetched: DateTime<Utc>,
     limits: &Limits,
 ) -> Result<ArticleDraft, NormalizeError> {
+    make_draft_cut(feed, item, body, fetched, limits).map(|(d, _)| d)
+}
+
+/// [`make_draft`], and which texts were cut to their length limit, here or earlier by the
+/// parser (`item.cut`).
+pub fn make_draft_cut(
+    feed: &FeedId,
+    item: &ParsedItem,
+    body: &str,
+    fetched: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<(ArticleDraft, Cuts), NormalizeError> {
     let link = item.link.as_deref().ok_or(NormalizeError::NoLink)?;
     let url = canonical_url(link)?;
-    let title = truncate(normalize_line(&item.title), limits.max_title_chars);
-    let summary = truncate(normalize_line(&item.summary), limits.max_summary_chars);
-    let body = truncate(normalize_paragraphs(body), limits.max_body_chars);
+    let (title, title_cut) = truncate_cut(normalize_line(&item.title), limits.max_title_chars);
+    let (summary, summary_cut) =
+        truncate_cut(normalize_line(&item.summary), limits.max_summary_chars);
+    let (body, body_cut) = truncate_cut(normalize_paragraphs(body), limits.max_body_chars);
+    let cut = item.cut.or(Cuts {
+        title: title_cut,
+        summary: summary_cut,
+        body: body_cut,
+    });
     if title.is_empty() && summary.is_empty() && body.is_empty() {
         return Err(NormalizeError::Empty);
     }
@@ -197,7 +223,7 @@ pub fn make_draft(
         .filter(|g| !g.is_empty());
     let hashed_text = if body.is_empty() { &summary } else { &body };
     let content_hash = content_hash(&title, hashed_text);
-    Ok(ArticleDraft {
+    let draft = ArticleDraft {
         feed: feed.clone(),
         url,
         guid,
@@ -207,7 +233,8 @@ pub fn make_draft(
         published,
         fetched,
         content_hash,
-    })
+    };
+    Ok((draft, cut))
 }
 
 #[cfg(test)]
@@ -231,6 +258,10 @@ mod tests {
         assert_eq!(
             normalize_line("a\u{1b}[31mred\u{1b}[0m\u{7}\u{9b}2J\u{200b}b"),
             "a[31mred[0m2Jb"
+        );
+        assert_eq!(
+            normalize_line("\u{202e}gnp.exe\u{202c} \u{2066}x\u{2069}\u{200f}"),
+            "gnp.exe x"
         );
     }
 
@@ -293,6 +324,7 @@ mod tests {
             published: None,
             summary: "みずほ銀行は１３日、発表した。".into(),
             content_html: None,
+            cut: Cuts::default(),
         }
     }
 
@@ -342,13 +374,40 @@ mod tests {
         };
         let d = make_draft(&FeedId::new("f"), &item(), "", now, &l).unwrap();
         assert_eq!(d.title, "J-Co");
+        // Cuts are reported: made here, or already by the parser.
+        let l = Limits {
+            max_title_chars: 4,
+            max_body_chars: 3,
+            ..Limits::default()
+        };
+        let (d, cut) = make_draft_cut(&FeedId::new("f"), &item(), "本文１。", now, &l).unwrap();
+        assert_eq!((d.title.as_str(), d.body.as_str()), ("J-Co", "本文1"));
+        assert_eq!(
+            cut,
+            Cuts {
+                title: true,
+                summary: false,
+                body: true
+            }
+        );
+        let mut it = item();
+        it.cut.summary = true;
+        let (_, cut) = make_draft_cut(&FeedId::new("f"), &it, "", now, &limits).unwrap();
+        assert_eq!(
+            cut,
+            Cuts {
+                title: false,
+                summary: true,
+                body: false
+            }
+        );
     }
 
     proptest::proptest! {
         #[test]
         fn normalisation_never_panics_and_strips_controls(s in "\\PC{0,200}|.{0,200}") {
             let line = normalize_line(&s);
-            proptest::prop_assert!(!line.chars().any(|c| c.is_control()));
+            proptest::prop_assert!(!line.chars().any(|c| c.is_control() || crate::sanitize::is_bidi_control(c)));
             let paras = normalize_paragraphs(&s);
             proptest::prop_assert!(!paras.chars().any(|c| c.is_control() && c != '\n'));
             let _ = canonical_url(&s);

@@ -34,6 +34,31 @@ pub struct ParsedItem {
     pub summary: String,
     /// Full content HTML the feed carried (`content:encoded`, Atom content, JSON content_html).
     pub content_html: Option<String>,
+    /// Which texts were cut to a length limit here (a limit hit the fetch report names).
+    pub cut: Cuts,
+}
+
+/// Which of an article's texts were cut to their length limit (`limits.max_title_chars`,
+/// `max_summary_chars`, `max_body_chars`): each is a limit hit the fetch report names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cuts {
+    /// The title was longer than `max_title_chars`.
+    pub title: bool,
+    /// The summary was longer than `max_summary_chars`.
+    pub summary: bool,
+    /// The body was longer than `max_body_chars`.
+    pub body: bool,
+}
+
+impl Cuts {
+    /// Cut wherever either was.
+    pub fn or(self, other: Cuts) -> Cuts {
+        Cuts {
+            title: self.title || other.title,
+            summary: self.summary || other.summary,
+            body: self.body || other.body,
+        }
+    }
 }
 
 /// What a feed or list page held.
@@ -118,13 +143,20 @@ pub fn parse_feed(text: &str, base: &Url, limits: &Limits) -> Result<ParsedFeed,
             .content
             .and_then(|c| c.body)
             .filter(|b| !b.trim().is_empty());
+        let (title, title_cut) = truncate_chars_cut(&title, limits.max_title_chars);
+        let (summary, summary_cut) = truncate_chars_cut(&summary, limits.max_summary_chars);
         let item = ParsedItem {
-            title: truncate_chars(&title, limits.max_title_chars),
+            title,
             link,
             guid,
             published: entry.published.or(entry.updated),
-            summary: truncate_chars(&summary, limits.max_summary_chars),
+            summary,
             content_html,
+            cut: Cuts {
+                title: title_cut,
+                summary: summary_cut,
+                body: false,
+            },
         };
         out.push(item, &mut seen, limits.max_items_per_feed);
     }
@@ -360,9 +392,14 @@ pub fn squeeze(s: &str) -> String {
 
 /// At most `max` characters of `s`.
 pub fn truncate_chars(s: &str, max: usize) -> String {
+    truncate_chars_cut(s, max).0
+}
+
+/// At most `max` characters of `s`, and whether anything was cut.
+pub fn truncate_chars_cut(s: &str, max: usize) -> (String, bool) {
     match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_string(),
-        None => s.to_string(),
+        Some((i, _)) => (s[..i].to_string(), true),
+        None => (s.to_string(), false),
     }
 }
 
@@ -610,13 +647,18 @@ pub fn parse_list_page(
             None => Some(element_text(&item)),
         };
         let published = date_text.and_then(|t| parse_loose_date(&t, tz));
+        let (title, title_cut) = truncate_chars_cut(&title_text, limits.max_title_chars);
         let parsed = ParsedItem {
-            title: truncate_chars(&title_text, limits.max_title_chars),
+            title,
             link: Some(link),
             guid: None,
             published,
             summary: String::new(),
             content_html: None,
+            cut: Cuts {
+                title: title_cut,
+                ..Cuts::default()
+            },
         };
         out.push(parsed, &mut seen, limits.max_items_per_feed);
     }
@@ -966,6 +1008,30 @@ mod tests {
         assert_eq!((f.items.len(), f.over_limit), (10, 40));
         assert_eq!(f.items[9].title, "t9");
         assert_eq!(f.items[0].title.chars().count(), 2);
+        assert!(
+            f.items.iter().all(|i| !i.cut.title),
+            "t0..t9 fit in 2 characters"
+        );
+        // Every cut is marked, so the fetch report can name the limit.
+        let rss = "<rss version=\"2.0\"><channel><title>t</title><item><title>長い見出し</title><link>/a/1</link><description>要約です</description></item></channel></rss>";
+        let l = Limits {
+            max_title_chars: 2,
+            max_summary_chars: 3,
+            ..limits()
+        };
+        let f = parse_feed(rss, &base(), &l).unwrap();
+        assert_eq!(
+            (f.items[0].title.as_str(), f.items[0].summary.as_str()),
+            ("長い", "要約で")
+        );
+        assert_eq!(
+            f.items[0].cut,
+            Cuts {
+                title: true,
+                summary: true,
+                body: false
+            }
+        );
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! / `demo` commands.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +14,9 @@ use kessai::ingest::{FeedOutcome, FetchReport, Ingest};
 use kessai::normalize::{canonical_url, normalize_line, normalize_paragraphs};
 use kessai::sample::{self, SampleOptions, SampleServer};
 use kessai::store::Store;
+
+mod hostile;
+use hostile::{Hostile, hostile_handler};
 
 // ------------------------------------------------------------------ helpers
 
@@ -82,90 +84,6 @@ fn corpus_sources() -> HashMap<(String, String), SourceArticle> {
         }
     }
     out
-}
-
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap()
-}
-
-type Handler = Arc<dyn Fn(&str) -> Option<tiny_http::ResponseBox> + Send + Sync>;
-
-/// A loopback server answering from a handler; stops on drop.
-struct Hostile {
-    base: String,
-    server: Arc<tiny_http::Server>,
-    hits: Arc<Mutex<Vec<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Hostile {
-    fn start(handler: Handler) -> Hostile {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let base = format!("http://{}", server.server_addr().to_ip().unwrap());
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let (s2, h2) = (server.clone(), hits.clone());
-        let thread = std::thread::spawn(move || {
-            for req in s2.incoming_requests() {
-                let path = req.url().to_string();
-                h2.lock().unwrap().push(path.clone());
-                let handler = handler.clone();
-                std::thread::spawn(move || {
-                    let resp =
-                        handler(&path).unwrap_or_else(|| tiny_http::Response::empty(404).boxed());
-                    let _ = req.respond(resp);
-                });
-            }
-        });
-        Hostile {
-            base,
-            server,
-            hits,
-            thread: Some(thread),
-        }
-    }
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-    fn hits(&self, prefix: &str) -> usize {
-        self.hits
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|p| p.starts_with(prefix))
-            .count()
-    }
-}
-
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn rss(items: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"
-    )
-}
-
-fn xml_response(body: impl Into<Vec<u8>>, content_type: &str) -> tiny_http::ResponseBox {
-    tiny_http::Response::from_data(body.into())
-        .with_header(header("Content-Type", content_type))
-        .boxed()
-}
-
-/// A reader of `n` bytes of `b`, produced lazily.
-struct Fill(usize, u8);
-impl Read for Fill {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.0);
-        buf[..n].fill(self.1);
-        self.0 -= n;
-        Ok(n)
-    }
 }
 
 // ------------------------------------------------------------------ the corpus
@@ -300,121 +218,6 @@ fn moved_feed_is_followed_and_list_pages_paginate() {
 }
 
 // ------------------------------------------------------------------ hostile feeds
-
-fn hostile_handler(base: Arc<Mutex<String>>) -> Handler {
-    Arc::new(move |path: &str| {
-        let base = base.lock().unwrap().clone();
-        let item = |i: usize, title: &str| {
-            format!(
-                "<item><title>{title}</title><link>{base}/page/{i}</link><guid>g{i}</guid><description>要約{i}：決済サービスで不正利用が発生した。</description></item>"
-            )
-        };
-        Some(match path {
-            "/good.xml" => xml_response(
-                rss(&(1..=3).map(|i| item(i, &format!("正常な記事{i}"))).collect::<String>()),
-                "application/rss+xml; charset=utf-8",
-            ),
-            p if p.starts_with("/page/") => tiny_http::Response::from_string(
-                "<html><body><div class=\"article-body\"><p>本文の段落です。キャッシュレス決済の不正利用について、事業者が調査結果を公表した。</p><p>二つ目の段落です。被害額は約1,000万円に上るという。</p></div><aside class=\"related\"><h2>関連記事</h2></aside></body></html>"
-            )
-            .with_header(header("Content-Type", "text/html; charset=utf-8"))
-            .boxed(),
-            "/deep-page.xml" => xml_response(
-                rss(&format!(
-                    "<item><title>深い入れ子のページ</title><link>{base}/deep/1</link></item>"
-                )),
-                "application/rss+xml",
-            ),
-            "/deep/1" => {
-                let n = 200_000;
-                tiny_http::Response::from_string(format!(
-                    "<html><body>{}<p>入れ子の奥にある本文の段落。決済の不正利用の記事である。</p>{}</body></html>",
-                    "<div>".repeat(n),
-                    "</div>".repeat(n)
-                ))
-                .boxed()
-            }
-            "/bomb.xml" => {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                let block = vec![b' '; 1 << 20];
-                for _ in 0..64 {
-                    e.write_all(&block).unwrap();
-                }
-                tiny_http::Response::from_data(e.finish().unwrap())
-                    .with_header(header("Content-Encoding", "gzip"))
-                    .boxed()
-            }
-            "/big.xml" => tiny_http::Response::new(200.into(), vec![], Fill(64 << 20, b' '), None, None)
-                .boxed(),
-            "/loop-a.xml" => tiny_http::Response::empty(302)
-                .with_header(header("Location", "/loop-b.xml"))
-                .boxed(),
-            "/loop-b.xml" => tiny_http::Response::empty(302)
-                .with_header(header("Location", "/loop-a.xml"))
-                .boxed(),
-            "/to-file.xml" => tiny_http::Response::empty(302)
-                .with_header(header("Location", "file:///etc/passwd"))
-                .boxed(),
-            "/html.xml" => tiny_http::Response::from_string(
-                "<!DOCTYPE html><html><head><title>ようこそ</title></head><body><p>フィードではありません</p></body></html>",
-            )
-            .with_header(header("Content-Type", "text/html"))
-            .boxed(),
-            "/mislabelled.xml" => {
-                let doc = rss(&item(10, "シフトJISなのにUTF-8と名乗るフィード"));
-                let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(&doc);
-                xml_response(bytes.into_owned(), "application/rss+xml; charset=utf-8")
-            }
-            "/binary.xml" => xml_response(
-                (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>(),
-                "application/rss+xml",
-            ),
-            "/garbage.xml" => xml_response(
-                (0..4096).map(|i| [0x80u8, 0xA0, 0xFD, 0xFF][i % 4]).collect::<Vec<u8>>(),
-                "application/rss+xml",
-            ),
-            "/empty.xml" => xml_response(Vec::new(), "application/rss+xml"),
-            "/404.xml" => tiny_http::Response::from_string("gone").with_status_code(404).boxed(),
-            "/500.xml" => tiny_http::Response::from_string("oops").with_status_code(500).boxed(),
-            "/laughs.xml" => xml_response(
-                format!(
-                    "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY a \"aaaaaaaaaa\">{}]><rss version=\"2.0\"><channel><title>&e9;</title></channel></rss>",
-                    (1..10)
-                        .map(|i| format!("<!ENTITY e{i} \"{}\">", format!("&e{};", i - 1).replace("&e0;", "&a;").repeat(10)))
-                        .collect::<String>()
-                ),
-                "application/rss+xml",
-            ),
-            "/xxe.xml" => xml_response(
-                "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><rss version=\"2.0\"><channel><title>t</title><item><title>&xxe;</title><link>/x</link></item></channel></rss>",
-                "application/rss+xml",
-            ),
-            "/truncated.xml" => {
-                let doc = rss(&(1..=3).map(|i| item(100 + i, "途中で切れるフィード")).collect::<String>());
-                xml_response(doc[..doc.len() - 40].to_string(), "application/rss+xml")
-            }
-            "/one-guid.xml" => xml_response(
-                rss(&(0..1000)
-                    .map(|i| format!("<item><title>同じGUID {i}</title><link>{base}/page/500</link><guid>same-guid</guid></item>"))
-                    .collect::<String>()),
-                "application/rss+xml",
-            ),
-            "/escapes.xml" => xml_response(
-                rss(&format!(
-                    "<item><title>\u{1b}]0;pwned\u{7}\u{1b}[2J赤字 &lt;script&gt;alert(1)&lt;/script&gt;\u{202e}逆順</title><link>{base}/page/600</link><description>\u{1b}[31m本文\u{9b}31m</description></item>"
-                )),
-                "application/rss+xml",
-            ),
-            "/offsite.xml" => xml_response(
-                rss(
-                    "<item><title>外部サイトの記事</title><link>https://example.com/news/1</link><description>外部サイトにある記事の要約である。決済の不正利用が起きた。</description></item>",
-                ),
-                "application/rss+xml",
-            ),
-            _ => return None,
-        })
-    })
-}
 
 #[test]
 fn each_broken_class_fails_clearly_while_the_others_succeed() {
@@ -582,6 +385,182 @@ fn each_broken_class_fails_clearly_while_the_others_succeed() {
         "{:?}",
         a.title
     );
+}
+
+/// The fields of an exported article that come from the feed.
+fn exported_texts(v: &serde_json::Value) -> Vec<String> {
+    ["title", "summary", "body", "url", "guid", "feed"]
+        .iter()
+        .filter_map(|k| v[k].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The line of the fetch report about `feed`: `STATUS name ...`.
+fn report_line<'a>(out: &'a str, feed: &str) -> &'a str {
+    out.lines()
+        .find(|l| {
+            let mut w = l.split_whitespace();
+            matches!(w.next(), Some("ok" | "FAILED" | "LIMIT" | "unchanged"))
+                && w.next() == Some(feed)
+        })
+        .unwrap_or_else(|| panic!("no line for {feed}:\n{out}"))
+}
+
+/// `new N` of an ok / LIMIT line.
+fn new_count(line: &str) -> usize {
+    let mut w = line.split_whitespace();
+    w.find(|x| *x == "new");
+    w.next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {line}"))
+}
+
+#[test]
+fn one_fetch_over_every_hostile_class_through_the_binary() {
+    let sample = SampleServer::start(SampleOptions::default()).unwrap();
+    let server = Hostile::every_class();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("feeds.toml");
+    let store = dir.path().join("store");
+    let settings = kessai::config::Settings {
+        per_host_concurrency: 8,
+        retries: 0,
+        ..Default::default()
+    };
+    // Good feeds beside the hostile ones: two outlets of the sample corpus.
+    let good: Vec<FeedConfig> = corpus_feeds(&sample)
+        .into_iter()
+        .filter(|f| f.name == "paysec" || f.name == "press")
+        .collect();
+    let text = hostile::config_text(&server, &settings, &hostile::test_limits(), &good);
+    std::fs::write(&cfg, text).unwrap();
+    let labels = sample::labels().unwrap();
+    let per_outlet = |o: &str| labels.iter().filter(|l| l.outlet == o).count();
+
+    let output = kessai()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "fetch",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8(output.stdout).unwrap();
+    let err = String::from_utf8(output.stderr).unwrap();
+    eprintln!("{out}");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "some feeds failed: exit 2\n{out}\n{err}"
+    );
+
+    // Every class has its line, with its status and reason.
+    let classes = hostile::classes();
+    for c in &classes {
+        let line = report_line(&out, c.name);
+        assert!(line.starts_with(c.status), "{}: {line}", c.name);
+        assert!(line.contains(c.reason), "{}: {line}", c.name);
+        if c.status == "FAILED" {
+            assert!(
+                line.contains(&server.base),
+                "{}: the reason names the URL: {line}",
+                c.name
+            );
+        } else {
+            assert_eq!(new_count(line), c.stores, "{}: {line}", c.name);
+        }
+    }
+    for f in &good {
+        let line = report_line(&out, &f.name);
+        assert!(line.starts_with("ok"), "{line}");
+        assert_eq!(new_count(line), per_outlet(&f.name), "{line}");
+    }
+    let failed = classes.iter().filter(|c| c.status != "ok").count();
+    let limited = classes.iter().filter(|c| c.status == "LIMIT").count();
+    let stored: usize = classes.iter().map(|c| c.stores).sum::<usize>()
+        + per_outlet("paysec")
+        + per_outlet("press");
+    let total = format!(
+        "{} feeds: {stored} new articles, 0 already stored, 0 unchanged, {failed} failed ({limited} over a limit)",
+        classes.len() + good.len()
+    );
+    assert!(out.contains(&total), "want {total:?} in\n{out}");
+    // The mislabelled feed's note says how it was read.
+    assert!(out.contains("decoded as Shift_JIS"), "{out}");
+    // Nothing a terminal would act on reached the report or the errors.
+    assert!(!hostile::has_terminal_controls(&out), "{out:?}");
+    assert!(!hostile::has_terminal_controls(&err), "{err:?}");
+
+    // Every good item is stored, once, and no stored text carries escape sequences, bidi
+    // controls, or anything read from the local disk.
+    let export = kessai()
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "export",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let rows: Vec<serde_json::Value> = String::from_utf8(export.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), stored);
+    let mut per_feed: HashMap<String, usize> = HashMap::new();
+    for r in &rows {
+        *per_feed
+            .entry(r["feed"].as_str().unwrap().to_string())
+            .or_default() += 1;
+        for t in exported_texts(r) {
+            assert!(!hostile::has_terminal_controls(&t), "{t:?}");
+            assert!(!t.contains("root:x:0:0"), "a local file leaked: {t:?}");
+        }
+    }
+    for c in &classes {
+        assert_eq!(
+            per_feed.get(c.name).copied().unwrap_or(0),
+            c.stores,
+            "{}",
+            c.name
+        );
+    }
+    let long = rows.iter().find(|r| r["feed"] == "long").unwrap();
+    assert_eq!(long["title"].as_str().unwrap().chars().count(), 300);
+    assert!(long["body"].as_str().unwrap().chars().count() <= 20_000);
+    let many: Vec<&serde_json::Value> = rows.iter().filter(|r| r["feed"] == "many").collect();
+    assert!(
+        many.iter()
+            .all(|r| r["guid"].as_str().unwrap()["many-".len()..]
+                .parse::<usize>()
+                .unwrap()
+                < 200),
+        "the first 200 items are the ones kept"
+    );
+    let page = rows
+        .iter()
+        .find(|r| r["guid"] == "esc-1")
+        .expect("the escape-laden article is stored");
+    let body = page["body"].as_str().unwrap();
+    assert!(
+        body.contains("危険な本文") && body.contains("二つ目の段落"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("alert(1)") && !body.contains("<"),
+        "markup is not text: {body}"
+    );
+
+    // The store is sound after all of it.
+    kessai()
+        .args(["--store", store.to_str().unwrap(), "store", "check"])
+        .assert()
+        .success();
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! a line per feed.
 //!
 //! Exit codes: 0 when every feed was fetched (new articles or 304 unchanged);
-//! 2 ([`EXIT_SOME_FEEDS_FAILED`]) when at least one feed failed — the others were still
-//! fetched and stored, and each failure is named on its own line; 1 when the run could not
-//! start (bad config, store in use or damaged).
+//! 2 ([`EXIT_SOME_FEEDS_FAILED`]) when at least one feed failed or hit a limit — the others
+//! were still fetched and stored (and of a limited feed, what fit the limits), and each
+//! failure is named on its own line (`FAILED` or `LIMIT`); 1 when the run could not start
+//! (bad config, store in use or damaged).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -145,6 +146,12 @@ pub fn feed_line(r: &FeedReport, width: usize) -> String {
             "unchanged {name}  (304 Not Modified, {secs:.1} s)  {}",
             terminal_line(&r.title)
         ),
+        FeedOutcome::Limited(reason) => format!(
+            "LIMIT     {name}  new {:>4}  known {:>4}  ({secs:.1} s)  {}",
+            r.new,
+            r.duplicate,
+            terminal_line(reason)
+        ),
         FeedOutcome::Failed(reason) => {
             format!("FAILED    {name}  {}", terminal_line(reason))
         }
@@ -161,9 +168,13 @@ pub fn feed_line(r: &FeedReport, width: usize) -> String {
 /// The closing total line (write errors such as a closed pipe are ignored: the articles are
 /// stored either way).
 pub fn print_total(report: &FetchReport) {
+    let limited = match report.limited() {
+        0 => String::new(),
+        n => format!(" ({n} over a limit)"),
+    };
     let _ = writeln!(
         std::io::stdout().lock(),
-        "{} feeds: {} new articles, {} already stored, {} unchanged, {} failed ({:.1} s)",
+        "{} feeds: {} new articles, {} already stored, {} unchanged, {} failed{limited} ({:.1} s)",
         report.feeds.len(),
         report.new_articles(),
         report.duplicates(),

@@ -16,7 +16,7 @@ use kessai::alerts::watch::{self, RefreshSummary, Stop, WatchOptions};
 use kessai::alerts::{AlertIndexer, AlertState, Deliverer};
 use kessai::config::Config;
 use kessai::fetch::NetworkScope;
-use kessai::ingest::{FeedOutcome, FetchReport, Ingest};
+use kessai::ingest::{FetchReport, Ingest};
 use kessai::store::Store;
 
 /// How long a fetch in progress may go on after a stop request before it is cut off (each
@@ -129,10 +129,7 @@ fn summarize(report: &FetchReport) -> RefreshSummary {
         errors: report
             .feeds
             .iter()
-            .filter_map(|f| match &f.outcome {
-                FeedOutcome::Failed(reason) => Some(format!("{}: {reason}", f.feed)),
-                _ => None,
-            })
+            .filter_map(|f| f.outcome.error().map(|why| format!("{}: {why}", f.feed)))
             .collect(),
     }
 }

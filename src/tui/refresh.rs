@@ -32,7 +32,7 @@ pub fn summary(r: &FetchReport) -> String {
         r.failed()
     );
     if let Some(f) = r.feeds.iter().find(|f| f.failed()) {
-        if let ingest::FeedOutcome::Failed(why) = &f.outcome {
+        if let Some(why) = f.outcome.error() {
             s.push_str(&format!(" ({}: {why})", f.feed));
         }
     }
