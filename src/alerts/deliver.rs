@@ -253,6 +253,32 @@ impl Deliverer {
         Ok(report)
     }
 
+    /// Rounds of [`Deliverer::run_once`] until nothing due is left: each round holds at
+    /// most [`BATCH_LIMIT`] entries per sink in memory, and a backlog (a first fetch that
+    /// matched thousands of articles) drains now rather than a batch per `watch` cycle.
+    /// Stops after a round that delivered nothing (all that waits is backing off) or when
+    /// `stop` says so. The report adds up the rounds; what waits is the last round's.
+    pub async fn run_until_drained(
+        &mut self,
+        stop: impl Fn() -> bool,
+    ) -> Result<DeliveryReport, AlertError> {
+        let mut total = self.run_once().await?;
+        let mut last = total.clone();
+        // Every round that goes on delivered at least one entry, which left the outbox:
+        // this ends.
+        while last.delivered > 0 && last.pending > 0 && !stop() {
+            last = self.run_once().await?;
+            total.delivered += last.delivered;
+            total.recovered += last.recovered;
+            total.failed += last.failed;
+            total.errors.extend(last.errors.iter().cloned());
+            total.deferred = last.deferred;
+            total.pending = last.pending;
+            total.next_retry = last.next_retry;
+        }
+        Ok(total)
+    }
+
     /// Delivers up to [`BATCH_LIMIT`] entries of one sink; returns how many went out (a
     /// prefix of `group`) and the failure that stopped it, if any.
     async fn deliver_group(

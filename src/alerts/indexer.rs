@@ -458,7 +458,8 @@ mod tests {
             ))
             .unwrap();
         let seven = tagged("7pay", Family::Service);
-        let n = crate::alerts::deliver::BATCH_LIMIT as u32 + 20;
+        use crate::alerts::deliver::BATCH_LIMIT;
+        let n = BATCH_LIMIT as u32 + 20;
         let items = (1..=n)
             .map(|i| (draft(i, &format!("7pay {i}")), seven.clone()))
             .collect();
@@ -468,6 +469,14 @@ mod tests {
         assert_eq!((r.delivered, r.pending), (n as usize - 20, 20), "{r:?}");
         let r = d.run_once().await.unwrap();
         assert_eq!((r.delivered, r.pending), (20, 0), "{r:?}");
+        // `watch` drains a backlog in one go, batch after batch.
+        let more = (n + 1..=n + BATCH_LIMIT as u32 * 2 + 7)
+            .map(|i| (draft(i, &format!("7pay {i}")), seven.clone()))
+            .collect();
+        store.insert_many(more).unwrap();
+        let r = d.run_until_drained(|| false).await.unwrap();
+        assert_eq!((r.delivered, r.pending), (BATCH_LIMIT * 2 + 7, 0), "{r:?}");
+        let n = n + BATCH_LIMIT as u32 * 2 + 7;
         let text = std::fs::read_to_string(&file).unwrap();
         let ids: Vec<u64> = text
             .lines()

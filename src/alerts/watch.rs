@@ -185,7 +185,7 @@ where
         let refreshed = refresh(stop.flag()).await;
         totals.new_articles += refreshed.new_articles;
         // Delivered even when a stop came in meanwhile: what was stored is announced.
-        let delivery = deliverer.run_once().await?;
+        let delivery = deliverer.run_until_drained(|| stop.is_requested()).await?;
         totals.delivered += delivery.delivered;
         totals.waiting = delivery.pending;
         log(cycle_line(
@@ -214,7 +214,7 @@ where
                 break;
             }
             // A sink's back-off ran out before the next cycle: retry it now.
-            let retry = deliverer.run_once().await?;
+            let retry = deliverer.run_until_drained(|| stop.is_requested()).await?;
             totals.delivered += retry.delivered;
             totals.waiting = retry.pending;
             if retry.delivered > 0 || retry.failed > 0 {
