@@ -977,3 +977,167 @@ fn tmux_demo_ingests_the_sample_corpus_and_opens_the_reader() {
         .unwrap();
     assert_eq!(starred.items.len(), 1);
 }
+
+/// Titles that each try one thing on the terminal, and what the reader must show instead.
+const HOSTILE_TITLES: &[(&str, &str)] = &[
+    ("\x1b]0;PWNED-0\x07題名0 タイトル設定", "題名0 タイトル設定"),
+    (
+        "\x1b]2;PWNED-2\x1b\\題名1 タイトル設定2",
+        "題名1 タイトル設定2",
+    ),
+    (
+        "\x1b]52;c;cHduZWQ=\x07題名2 クリップボード",
+        "題名2 クリップボード",
+    ),
+    (
+        "\x1b]52;p;cHduZWQ=\x1b\\題名3 選択バッファ",
+        "題名3 選択バッファ",
+    ),
+    (
+        "\x1b]8;;http://127.0.0.1:9/evil\x1b\\題名4 リンク\x1b]8;;\x1b\\",
+        "題名4 リンク",
+    ),
+    ("\x1b[2J\x1b[H\x1b[3J題名5 画面消去", "題名5 画面消去"),
+    (
+        "\x1b[10;10H\x1b[A\x1b[5D\x1b7題名6 カーソル移動\x1b8",
+        "題名6 カーソル移動",
+    ),
+    (
+        "\u{202e}題名7 双方向\u{202c}\u{2067}隔離\u{2069}",
+        "題名7 双方向隔離",
+    ),
+    (
+        "\u{9b}2J\u{9d}0;PWNED-C1\u{9c}\u{85}題名8 C1制御",
+        "題名8 C1制御",
+    ),
+    (
+        "\x1bP1$qm\x1b\\\x1b_APC\x1b\\\x1b^PM\x1b\\\x1bc題名9 DCS",
+        "題名9 DCS",
+    ),
+    (
+        "題名10 終端なし\x1b]2;PWNED-unterminated",
+        "題名10 終端なし",
+    ),
+];
+
+#[test]
+fn tmux_hostile_titles_leave_the_terminal_title_clipboard_and_screen_alone() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install -y tmux)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    {
+        let s = Store::open(&store_dir).unwrap();
+        for (i, (title, _)) in HOSTILE_TITLES.iter().enumerate() {
+            let draft = ArticleDraft {
+                feed: FeedId::new(format!("evil{}\x1b]0;FEED-{i}\x07", i % 3)),
+                url: format!("http://127.0.0.1:9/evil/{i}"),
+                guid: Some(format!("evil-{i}")),
+                title: (*title).into(),
+                summary: format!("要約\x1b]52;c;cHduZWQ=\x07{i}"),
+                body: format!(
+                    "本文{i}\x1b[2J\x1b]0;PWNED-BODY\x07{title}\n\n二段落目\u{202e}逆\u{9b}H"
+                ),
+                published: at(2024, 1, 1, 0) + chrono::Duration::hours(i as i64),
+                fetched: at(2024, 1, 1, 0),
+                content_hash: format!("evil-{i}"),
+            };
+            s.insert(draft, &Analysis::default()).unwrap();
+        }
+        s.flush().unwrap();
+    }
+    let tmux = Tmux {
+        socket: format!("kessai-hostile-test-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "140",
+        "-y",
+        "40",
+        "bash --norc --noprofile",
+    ]);
+    // OSC 52 from a program would create a paste buffer; OSC 0/2 would set the pane title.
+    tmux.run(&["set", "-g", "set-clipboard", "on"]);
+    tmux.run(&["select-pane", "-t", "t", "-T", "KESSAI-TEST-TITLE"]);
+    let title = || {
+        let out = tmux
+            .cmd()
+            .args(["display", "-p", "-t", "t", "#{pane_title}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let buffers = || {
+        let out = tmux.cmd().args(["list-buffers"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    tmux.literal("export PS1='READY> ' TERM=xterm-256color; clear");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the shell prompt", |s| s.contains("READY>"));
+
+    // The checks can fail: raw sequences written by the shell do change the title and
+    // create a buffer in this very setup.
+    tmux.literal("printf '\\033]2;RAW-TITLE\\033\\\\\\033]52;c;cmF3\\007'; clear");
+    tmux.keys(&["Enter"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while (title() != "RAW-TITLE" || buffers().is_empty()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        title(),
+        "RAW-TITLE",
+        "the control write did not set the title"
+    );
+    assert!(!buffers().is_empty(), "the control OSC 52 made no buffer");
+    tmux.run(&["delete-buffer"]);
+    assert!(buffers().is_empty());
+    tmux.run(&["select-pane", "-t", "t", "-T", "KESSAI-TEST-TITLE"]);
+    assert_eq!(title(), "KESSAI-TEST-TITLE");
+
+    let bin = env!("CARGO_BIN_EXE_kessai");
+    tmux.literal(&format!("{bin} --store {}", store_dir.display()));
+    tmux.keys(&["Enter"]);
+    let n = HOSTILE_TITLES.len();
+    let screen = tmux.wait_for("the reader with every title", |s| {
+        s.contains("Sources & tags") && HOSTILE_TITLES.iter().all(|(_, shown)| s.contains(shown))
+    });
+    assert!(screen.contains(&format!("Articles · {n}")), "{screen}");
+    for word in ["PWNED", "cHduZWQ", "FEED-", "\u{1b}"] {
+        assert!(!screen.contains(word), "{word:?} on screen:\n{screen}");
+    }
+    // Open each article in turn (its title and body are drawn too), back to the list.
+    for i in 0..n {
+        tmux.keys(&["Enter"]);
+        let shown = HOSTILE_TITLES[n - 1 - i].1;
+        let screen = tmux.wait_for("the article", |s| {
+            s.contains("Tags") && s.matches(shown).count() >= 2
+        });
+        for word in ["PWNED", "cHduZWQ", "FEED-"] {
+            assert!(!screen.contains(word), "{word:?} on screen:\n{screen}");
+        }
+        tmux.keys(&["h", "j"]);
+    }
+    // Sidebar (feed names) and the screen still whole: nothing cleared or moved it.
+    let screen = tmux.wait_for("the list again", |s| s.contains("Sources & tags"));
+    assert!(screen.contains("evil0"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the prompt after quitting", |s| {
+        !s.contains("Sources & tags") && s.lines().any(|l| l.starts_with("READY>"))
+    });
+    assert_eq!(title(), "KESSAI-TEST-TITLE", "a title reached the terminal");
+    assert!(
+        buffers().is_empty(),
+        "an OSC 52 clipboard write reached the terminal: {}",
+        buffers()
+    );
+}

@@ -68,6 +68,18 @@ pub enum StoreError {
         /// What was found.
         detail: String,
     },
+    /// sled cannot open the files at all: neither `check` nor `rebuild` can help, only a
+    /// backup or a fresh store.
+    #[error(
+        "store {} cannot be read: its files are damaged ({detail}); restore the folder from a backup, or move it aside and run the command again to start a new store",
+        path.display()
+    )]
+    Unreadable {
+        /// The store folder.
+        path: PathBuf,
+        /// What was found.
+        detail: String,
+    },
     /// sled came back with less than was flushed: its files were damaged and it dropped
     /// what followed the damage.
     #[error(
@@ -187,15 +199,23 @@ impl StoreError {
         }
     }
 
-    /// Maps an error from opening sled: files it cannot understand are damage.
+    /// Maps an error from opening sled: files it cannot understand are damage that no
+    /// kessai command can repair (they all need sled to open first).
     pub(crate) fn from_sled_open(path: &Path, e: sled::Error) -> StoreError {
         match e {
             sled::Error::Unsupported(detail) | sled::Error::ReportableBug(detail) => {
-                StoreError::Corrupt {
+                StoreError::Unreadable {
                     path: path.to_path_buf(),
-                    detail: format!("sled cannot read its files: {detail}"),
+                    detail: format!("sled: {detail}"),
                 }
             }
+            sled::Error::Corruption { at, .. } => StoreError::Unreadable {
+                path: path.to_path_buf(),
+                detail: match at {
+                    Some(at) => format!("sled reports corrupt data at {at:?}"),
+                    None => "sled reports corrupt data".into(),
+                },
+            },
             other => Self::from_sled(path, other),
         }
     }
@@ -251,7 +271,12 @@ mod tests {
         assert!(std::error::Error::source(&e).is_none());
         assert_eq!(e.to_string(), "store /x: cannot write: boom");
         let e = StoreError::from_sled_open(Path::new("/x"), sled::Error::Unsupported("old".into()));
-        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        assert!(matches!(e, StoreError::Unreadable { .. }), "{e:?}");
+        // The remedy is one that works without opening the store.
+        let s = e.to_string();
+        assert!(s.starts_with("store /x cannot be read"), "{s}");
+        assert!(s.contains("backup") && s.contains("move it aside"), "{s}");
+        assert!(!s.contains("store check"), "{s}");
     }
 
     #[test]

@@ -338,7 +338,10 @@ impl Store {
             Ok(Ok(db)) => db,
             Ok(Err(e)) => return Err(StoreError::from_sled_open(path, e)),
             Err(_) => {
-                return Err(StoreError::corrupt(path, "sled could not read its files"));
+                return Err(StoreError::Unreadable {
+                    path: path.to_path_buf(),
+                    detail: "sled could not read its files".into(),
+                });
             }
         };
         let main: sled::Tree = (*db).clone();

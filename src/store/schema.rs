@@ -155,11 +155,20 @@ pub(crate) fn prepare_to(inner: &Arc<Inner>, table: &[Migration], target: u32) -
                     path: inner.path.clone(),
                 });
             }
-            if inner.path.join(MARKER_FILE).exists() {
-                return Err(StoreError::corrupt(
-                    &inner.path,
-                    "its database files hold nothing although the store was set up before, so sled dropped damaged data",
-                ));
+            if inner.path.join(MARKER_FILE).exists() && !inner.options.accept_data_loss {
+                // Set up before, empty now: sled dropped damaged data. What was flushed is
+                // lost; `store rebuild --accept-loss` starts it over with what is left.
+                return Err(match read_marker(inner) {
+                    Some(m) => StoreError::DataLost {
+                        path: inner.path.clone(),
+                        flushed: m.flushed_next_id.saturating_sub(1),
+                        found: 0,
+                    },
+                    None => StoreError::corrupt(
+                        &inner.path,
+                        "its database files hold nothing although the store was set up before, so sled dropped damaged data",
+                    ),
+                });
             }
             set_version(inner, target)?;
             return write_marker(
