@@ -62,8 +62,8 @@ pub enum NormalizeError {
     Empty,
 }
 
-/// NFKC, control characters and bidi controls removed, whitespace collapsed to single
-/// spaces, one line.
+/// NFKC, terminal escape sequences (with their parameters), control characters and bidi
+/// controls removed, whitespace collapsed to single spaces, one line.
 pub fn normalize_line(s: &str) -> String {
     // Most Japanese text is already NFKC (kana, kanji, ASCII): the quick check skips the
     // decomposition and recomposition for it.
@@ -74,9 +74,12 @@ pub fn normalize_line(s: &str) -> String {
     } else {
         std::borrow::Cow::Owned(s.nfkc().collect())
     };
-    let mut out = String::with_capacity(nfkc.len());
+    // After NFKC, so that text normalised twice gives the same (a full-width `［` after
+    // ESC becomes `[`).
+    let clean = strip_escape_sequences(&nfkc);
+    let mut out = String::with_capacity(clean.len());
     let mut space = false;
-    for c in nfkc.chars() {
+    for c in clean.chars() {
         if c.is_whitespace() {
             space = !out.is_empty();
         } else if c.is_control() || is_invisible(c) || crate::sanitize::is_bidi_control(c) {
@@ -92,6 +95,85 @@ pub fn normalize_line(s: &str) -> String {
         }
     }
     out
+}
+
+/// Longest OSC / DCS / APC / PM / SOS string removed whole; an introducer without a
+/// terminator within this many characters is dropped alone, so a stray `ESC ]` cannot
+/// swallow the rest of an article.
+const MAX_ESCAPE_STRING: usize = 512;
+
+/// `s` without terminal escape sequences: CSI (`ESC [` / U+009B) with its parameters and
+/// final byte, OSC / DCS / SOS / PM / APC strings (7-bit and C1 introducers) up to BEL or ST,
+/// and two-character `ESC x` forms. Only the sequences go: the text around them stays, and
+/// what is left of a malformed one is removed with the other control characters later.
+fn strip_escape_sequences(s: &str) -> std::borrow::Cow<'_, str> {
+    const ESC: char = '\u{1b}';
+    if !s
+        .chars()
+        .any(|c| c == ESC || ('\u{80}'..='\u{9f}').contains(&c))
+    {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let csi = if c == ESC && next == Some('[') {
+            Some(i + 2)
+        } else if c == '\u{9b}' {
+            Some(i + 1)
+        } else {
+            None
+        };
+        let string = match (c, next) {
+            (ESC, Some(']' | 'P' | 'X' | '^' | '_')) => Some(i + 2),
+            ('\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}', _) => Some(i + 1),
+            _ => None,
+        };
+        if let Some(mut j) = csi {
+            // Parameters and intermediates, then one final byte.
+            while j < chars.len() && ('\u{20}'..='\u{3f}').contains(&chars[j]) {
+                j += 1;
+            }
+            if j < chars.len() && ('\u{40}'..='\u{7e}').contains(&chars[j]) {
+                j += 1;
+            }
+            i = j;
+        } else if let Some(start) = string {
+            let end = chars[start..]
+                .iter()
+                .take(MAX_ESCAPE_STRING)
+                .position(|&c| matches!(c, '\u{7}' | '\u{9c}' | ESC));
+            match end {
+                Some(n) => {
+                    let at = start + n;
+                    // ST is `ESC \`; a bare ESC ends the string too (the next sequence).
+                    i = if chars[at] == ESC && chars.get(at + 1) == Some(&'\\') {
+                        at + 2
+                    } else if chars[at] == ESC {
+                        at
+                    } else {
+                        at + 1
+                    };
+                }
+                None => i = start,
+            }
+        } else if c == ESC && next.is_some_and(|n| ('\u{20}'..='\u{7e}').contains(&n)) {
+            // ESC c, ESC 7, ESC ( B ...: the designator's extra character goes too.
+            let skip = if next.is_some_and(|n| "()*+-./#% ".contains(n)) {
+                3
+            } else {
+                2
+            };
+            i = (i + skip).min(chars.len());
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Paragraphs (separated by blank lines in the input) each normalised with
@@ -255,10 +337,24 @@ mod tests {
         );
         assert_eq!(normalize_line("  ７ｐａｙ\n\t問題  "), "7pay 問題");
         assert_eq!(normalize_line("①②"), "12");
+        // Whole escape sequences go, parameters and payloads included.
         assert_eq!(
             normalize_line("a\u{1b}[31mred\u{1b}[0m\u{7}\u{9b}2J\u{200b}b"),
-            "a[31mred[0m2Jb"
+            "aredb"
         );
+        assert_eq!(
+            normalize_line(
+                "\u{1b}]0;pwned\u{7}題\u{1b}]52;c;cHdu\u{1b}\\名\u{1b}]8;;http://x/\u{1b}\\リンク\u{1b}]8;;\u{1b}\\\u{9d}0;t\u{9c}\u{1b}P1$qm\u{1b}\\\u{1b}(B\u{1b}c終"
+            ),
+            "題名リンク終"
+        );
+        // A stray introducer does not swallow the text after it.
+        assert_eq!(
+            normalize_line("前\u{1b}]0;途中で終わる見出しの続き"),
+            "前0;途中で終わる見出しの続き"
+        );
+        assert_eq!(normalize_line("末尾\u{1b}"), "末尾");
+        assert_eq!(normalize_line("\u{1b}[\u{1b}[2Jx"), "x");
         assert_eq!(
             normalize_line("\u{202e}gnp.exe\u{202c} \u{2066}x\u{2069}\u{200f}"),
             "gnp.exe x"
@@ -408,6 +504,10 @@ mod tests {
         fn normalisation_never_panics_and_strips_controls(s in "\\PC{0,200}|.{0,200}") {
             let line = normalize_line(&s);
             proptest::prop_assert!(!line.chars().any(|c| c.is_control() || crate::sanitize::is_bidi_control(c)));
+            // Text without escape sequences loses nothing but controls.
+            if !s.contains('\u{1b}') && !s.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+                proptest::prop_assert_eq!(strip_escape_sequences(&s), std::borrow::Cow::Borrowed(s.as_str()));
+            }
             let paras = normalize_paragraphs(&s);
             proptest::prop_assert!(!paras.chars().any(|c| c.is_control() && c != '\n'));
             let _ = canonical_url(&s);

@@ -520,6 +520,10 @@ fn one_fetch_over_every_hostile_class_through_the_binary() {
         for t in exported_texts(r) {
             assert!(!hostile::has_terminal_controls(&t), "{t:?}");
             assert!(!t.contains("root:x:0:0"), "a local file leaked: {t:?}");
+            // Whole sequences are gone, payloads too (not just their ESC).
+            for payload in ["pwned-title", "c1-title", "52;c;", "[2J"] {
+                assert!(!t.contains(payload), "{payload:?} left in {t:?}");
+            }
         }
     }
     for c in &classes {
