@@ -711,6 +711,32 @@ mod tests {
             let _ = decode_xml(&bytes, ct.as_deref());
         }
 
+        /// Japanese text in Shift_JIS or EUC-JP whose header claims UTF-8 (or another of
+        /// the two) is decoded to exactly the text, or refused: never stored as mojibake.
+        #[test]
+        fn lying_declarations_decode_right_or_fail(
+            words in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "決済", "不正利用", "セブンペイ", "二要素認証", "ｶﾀｶﾅ", "みずほ銀行", "、", "。",
+                    "（", "）", "「", "」", "約1.8万件", "J-Coin Pay", " ", "が", "を", "発表した",
+                    "ドコモ口座", "漏えい", "①", "〜", "髙", "ー",
+                ]),
+                4..40,
+            ),
+            real in proptest::sample::select(vec!["Shift_JIS", "EUC-JP"]),
+            claimed in proptest::sample::select(vec!["utf-8", "Shift_JIS", "EUC-JP", "iso-2022-jp"]),
+            kind in proptest::sample::select(vec![DocKind::Xml, DocKind::Html, DocKind::Unknown]),
+        ) {
+            let text = format!("<p>{}</p>", words.concat());
+            let encoding = Encoding::for_label(real.as_bytes()).unwrap();
+            let (bytes, _, unmappable) = encoding.encode(&text);
+            proptest::prop_assume!(!unmappable);
+            let ct = format!("text/html; charset={claimed}");
+            if let Ok(d) = decode(&bytes, Some(&ct), kind) {
+                prop_assert_eq!(&d.text, &text, "{} claimed {} read as {}", real, claimed, d.encoding.name());
+            }
+        }
+
         #[test]
         fn declarations_anywhere_never_panic(prefix in "[ -~]{0,30}", label in "[ -~]{0,20}", tail in ".{0,50}") {
             let doc = format!("{prefix}<?xml encoding=\"{label}\"?><meta charset={label}>{tail}");

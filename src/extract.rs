@@ -1040,6 +1040,65 @@ mod tests {
         assert!(checked >= 150, "only {checked} corpus pages");
     }
 
+    /// Markup pieces: nesting, unclosed and stray tags, raw-text elements, comments,
+    /// entities (control characters among them), boilerplate and Japanese text.
+    fn tag_soup() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("<div>".to_string()),
+            Just("</div>".to_string()),
+            Just("<p>".to_string()),
+            Just("</p>".to_string()),
+            Just("<br>".to_string()),
+            Just("<li>".to_string()),
+            Just("<table><tr><td>".to_string()),
+            Just("</td></tr></table>".to_string()),
+            Just("<script>".to_string()),
+            Just("</script>".to_string()),
+            Just("<style>p{}</style>".to_string()),
+            Just("<!--".to_string()),
+            Just("-->".to_string()),
+            Just("<nav>".to_string()),
+            Just("<a href=\"javascript:alert(1)\">".to_string()),
+            Just("</a>".to_string()),
+            Just("<article class=\"article-body\">".to_string()),
+            Just("<h2>関連記事</h2>".to_string()),
+            Just("&amp;".to_string()),
+            Just("&#x1b;[2J".to_string()),
+            Just("&#0;".to_string()),
+            Just("&#xD800;".to_string()),
+            Just("<".to_string()),
+            Just("キャッシュレス決済の不正利用について事業者が調査結果を公表した。".to_string()),
+            "\\PC{0,12}",
+        ];
+        (proptest::collection::vec(piece, 0..120), 0usize..2000).prop_map(|(v, depth)| {
+            format!(
+                "{}{}{}",
+                "<div>".repeat(depth),
+                v.concat(),
+                "</div>".repeat(depth / 2)
+            )
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn tag_soup_never_panics_and_stays_in_limits(html in tag_soup()) {
+            let l = Limits {
+                max_body_chars: 300,
+                max_html_bytes: 20_000,
+                ..Limits::default()
+            };
+            let e = extract(&html, Some("article"), &l).unwrap();
+            proptest::prop_assert!(e.text.chars().count() <= 300);
+            let scripted = e.text.contains("alert(1)") || e.text.contains("p{}");
+            proptest::prop_assert!(!scripted, "script or style text in {:?}", e.text);
+            let f = fragment_text(&html, &l);
+            proptest::prop_assert!(f.text.chars().count() <= 300);
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_html_never_panics(s in ".{0,500}", sel in proptest::option::of("[a-z.#\\[\\] ]{0,10}")) {

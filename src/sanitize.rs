@@ -213,7 +213,65 @@ mod tests {
         }
     }
 
+    /// Strings made of escape-sequence pieces, controls, bidi marks and text: what a hostile
+    /// title looks like, far more often than `any::<String>()` produces it.
+    fn escape_soup() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("\u{1b}".to_string()),
+            Just("[".to_string()),
+            Just("]".to_string()),
+            Just("\u{7}".to_string()),
+            Just("\u{1b}\\".to_string()),
+            Just("\u{9b}".to_string()),
+            Just("\u{9d}".to_string()),
+            Just("\u{9c}".to_string()),
+            Just("\u{90}".to_string()),
+            Just("\u{85}".to_string()),
+            Just("\u{202e}".to_string()),
+            Just("\u{2066}".to_string()),
+            Just("\u{200f}".to_string()),
+            Just("\r".to_string()),
+            Just("\n".to_string()),
+            Just("\t".to_string()),
+            Just("\u{7f}".to_string()),
+            Just("\u{2028}".to_string()),
+            Just("0;".to_string()),
+            Just("52;c;".to_string()),
+            Just("8;;http://x/".to_string()),
+            "[0-9;?]{0,4}",
+            "[a-zA-Z(]{0,3}",
+            "\\PC{0,3}",
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
     proptest! {
+        #[test]
+        fn escape_soup_never_reaches_the_terminal(s in escape_soup()) {
+            let ok = |c: char| {
+                (!c.is_control() || c == '\n') && !is_bidi_control(c) && !matches!(c, '\u{2028}' | '\u{2029}')
+            };
+            let out = terminal(&s);
+            prop_assert!(out.chars().all(ok), "{:?} -> {:?}", s, out);
+            // Clean text passes unchanged: sanitising twice changes nothing.
+            prop_assert_eq!(terminal(&out), out.clone());
+            let line = terminal_line(&s);
+            prop_assert!(!line.contains('\n') && line.chars().all(ok), "{:?}", line);
+        }
+
+        #[test]
+        fn html_escape_round_trips(s in any::<String>()) {
+            let out = html_escape(&s);
+            // Every `&` starts one of the five entities, so unescaping gives the text back.
+            let back = out
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&");
+            prop_assert_eq!(back, s);
+        }
+
         #[test]
         fn terminal_output_has_no_controls(s in any::<String>()) {
             let out = terminal(&s);

@@ -1044,6 +1044,36 @@ mod tests {
         }
 
         #[test]
+        fn any_text_at_all_keeps_spans_on_boundaries(
+            title in proptest::prelude::any::<String>(),
+            body in proptest::collection::vec(
+                prop_oneof![
+                    proptest::prelude::any::<String>(),
+                    Just("㍿".to_string()),
+                    Just("ﾊﾟｲ".to_string()),
+                    Just("ｾﾌﾞﾝﾍﾟｲで不正利用".to_string()),
+                    Just("\u{1b}[2J".to_string()),
+                    Just("e\u{301}".to_string()),
+                    Just("①②".to_string()),
+                    Just("ﬁ".to_string()),
+                    Just("\u{202e}".to_string()),
+                ],
+                0..12,
+            ),
+        ) {
+            let body = body.concat();
+            let d = draft(&title, "", &body, 2020, 9, 10);
+            let a = Tagger::shared().analyze(&d);
+            for t in &a.tags {
+                for s in &t.spans {
+                    let text = field_text(&d, s.field);
+                    prop_assert!(s.start <= s.end && s.end <= text.len());
+                    prop_assert!(text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+                }
+            }
+        }
+
+        #[test]
         fn domain_words_in_random_order_never_panic(
             words in proptest::collection::vec(
                 prop_oneof![

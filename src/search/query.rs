@@ -955,6 +955,17 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn arbitrary_strings_with_controls_never_panic(s in proptest::prelude::any::<String>()) {
+            match parse(&s) {
+                Ok(q) => {
+                    // What it prints parses again.
+                    proptest::prop_assert!(parse(&q.to_string()).is_ok(), "{:?} -> {}", s, q);
+                }
+                Err(e) => proptest::prop_assert!(e.col() >= 1 && e.col() <= s.chars().count() + 1),
+            }
+        }
+
+        #[test]
         fn never_panics_and_errors_point_inside(s in "\\PC{0,80}") {
             if let Err(e) = parse(&s) {
                 proptest::prop_assert!(e.col() >= 1 && e.col() <= s.chars().count().max(1) + 1);
