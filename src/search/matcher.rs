@@ -374,15 +374,20 @@ impl Doc {
         }
     }
 
-    /// Counts of occurrences of the leaf per field (for ranking in tests and diagnostics).
+    /// Hits of the leaf per field, as ranking counts them: the largest count among its
+    /// spellings (overlapping spellings such as `J-Coin Pay` and `J-Coin` count once).
     pub fn counts(&self, leaf: &TextLeaf) -> [u32; 3] {
-        let mut c = [0u32; 3];
+        let mut best = [0u32; 3];
         for alt in &leaf.alternatives {
+            let mut c = [0u32; 3];
             for (f, _) in self.starts(alt) {
                 c[f as usize] += 1;
             }
+            for f in 0..3 {
+                best[f] = best[f].max(c[f]);
+            }
         }
-        c
+        best
     }
 
     /// Where `seq` starts (field, token position) in this document.

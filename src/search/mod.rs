@@ -5,9 +5,11 @@
 //! - [`matcher`] compiles a query against the tokenizer and taxonomy and evaluates it on one
 //!   article: the exact meaning of the language, shared with alerts.
 
-pub mod codec;
+mod codec;
+mod eval;
 pub mod matcher;
 pub mod query;
+pub mod rank;
 
 pub use matcher::{Compiled, Doc, TextLeaf};
 pub use query::{Query, QueryError, Status, parse, render_caret};
