@@ -1,37 +1,44 @@
-//! The `kessai` command: parses the command line and hands each command to the library.
+//! The `kessai` command: parses the command line and hands each command to its module in
+//! `commands/`, which call the library. Errors end as one line on stderr.
+
+mod commands;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use commands::Global;
+
 /// A terminal news desk for the security of cashless payments in Japan.
 #[derive(Parser, Debug)]
 #[command(name = "kessai", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Show licence notices for kessai and the IPADIC dictionary it embeds.
+    /// Show the licence notices of kessai and of the IPADIC dictionary it embeds.
     About,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Some(Command::About) | None => {
-            print!("{}", ABOUT);
-            ExitCode::SUCCESS
+    let result = match cli.command {
+        Some(Command::About) | None => commands::about::run(&cli.global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // `{:#}` joins the context chain on one line; the text may quote feed data.
+            eprintln!(
+                "kessai: {}",
+                kessai::sanitize::terminal_line(&format!("{err:#}"))
+            );
+            ExitCode::from(commands::EXIT_ERROR)
         }
     }
 }
-
-const ABOUT: &str = concat!(
-    "kessai ",
-    env!("CARGO_PKG_VERSION"),
-    " — MIT licence\n",
-    "Embeds the IPADIC dictionary (mecab-ipadic 2.7.0-20070801), used under the notice below.\n\n",
-    include_str!("../NOTICE.md")
-);

@@ -1,0 +1,34 @@
+//! One module per command. Each takes its parsed arguments and the global options and
+//! returns the process exit code; errors bubble up to `main` as one line.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+pub mod about;
+
+/// Exit code for an error that stopped the command (bad arguments, unusable store, ...).
+pub const EXIT_ERROR: u8 = 1;
+
+/// Options every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The store folder [default: the XDG data dir, e.g. ~/.local/share/kessai/store]
+    #[arg(long, global = true, env = "KESSAI_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// The feeds file [default: $XDG_CONFIG_HOME/kessai/feeds.toml, else the built-in list]
+    #[arg(long, global = true, env = "KESSAI_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl Global {
+    /// The store folder to use: `--store`, `$KESSAI_STORE`, or the XDG data dir.
+    pub fn store_path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(p) = &self.store {
+            return Ok(p.clone());
+        }
+        let dirs = directories::ProjectDirs::from("", "", "kessai")
+            .ok_or_else(|| anyhow::anyhow!("no home directory; pass --store DIR"))?;
+        Ok(dirs.data_dir().join("store"))
+    }
+}
