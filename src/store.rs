@@ -1,1 +1,0 @@
-//! The sled store: articles, state, tags and the indexes readers page through.
