@@ -114,6 +114,7 @@ impl Postings {
     }
 
     /// Appends one posting (ids must come in ascending order).
+    #[cfg(test)]
     pub fn push(&mut self, id: u64, fields: &[Vec<u32>; 3]) {
         self.ids.push(id);
         self.counts.push([0, 1, 2].map(|f| fields[f].len() as u32));
@@ -121,6 +122,17 @@ impl Postings {
         for positions in fields {
             self.positions.extend_from_slice(positions);
         }
+    }
+
+    /// Appends posting `i` of `other` (ids must stay ascending).
+    pub fn push_from(&mut self, other: &Postings, i: usize) {
+        let start = other.starts[i] as usize;
+        let n: u32 = other.counts[i].iter().sum();
+        self.ids.push(other.ids[i]);
+        self.counts.push(other.counts[i]);
+        self.starts.push(self.positions.len() as u32);
+        self.positions
+            .extend_from_slice(&other.positions[start..start + n as usize]);
     }
 
     /// Decodes one posting body (as written by [`put_occurrences`]) for document `id`. On
@@ -187,31 +199,6 @@ impl Postings {
             self.push_encoded(id, bytes, &mut at)?;
         }
         Ok(())
-    }
-
-    /// Encodes postings `range` as a block relative to `base` (every id must be >= base).
-    pub fn encode_block(&self, base: u64, range: std::ops::Range<usize>) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut prev = base;
-        for i in range {
-            put_varint(&mut out, self.ids[i] - prev);
-            prev = self.ids[i];
-            let fields = [0, 1, 2].map(|f| self.positions(i, f).to_vec());
-            put_occurrences(&mut out, &fields);
-        }
-        out
-    }
-
-    /// These postings without document `id` (for removals).
-    pub fn without(&self, id: u64) -> Postings {
-        let mut out = Postings::new();
-        for i in 0..self.len() {
-            if self.ids[i] != id {
-                let fields = [0, 1, 2].map(|f| self.positions(i, f).to_vec());
-                out.push(self.ids[i], &fields);
-            }
-        }
-        out
     }
 }
 
@@ -286,6 +273,18 @@ pub fn encode_docs(base: u64, docs: &[DocInfo]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// A block as the index writes it: id deltas and occurrences.
+    fn encode(p: &Postings, base: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut prev = base;
+        for i in 0..p.len() {
+            put_varint(&mut out, p.ids[i] - prev);
+            prev = p.ids[i];
+            put_occurrences(&mut out, &[0, 1, 2].map(|f| p.positions(i, f).to_vec()));
+        }
+        out
+    }
+
     #[test]
     fn varints_round_trip_and_reject_truncation() {
         for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
@@ -310,7 +309,7 @@ mod tests {
         p.push(1030, &[vec![0], vec![], vec![3, 9, 200]]);
         p.push(1031, &[vec![], vec![5], vec![]]);
         p.push(2000, &[vec![], vec![], vec![70000]]);
-        let block = p.encode_block(1024, 0..3);
+        let block = encode(&p, 1024);
         let mut q = Postings::new();
         q.extend_from_block(1024, &block).unwrap();
         assert_eq!(p, q);
@@ -318,9 +317,10 @@ mod tests {
         assert_eq!(q.positions(1, 1), &[5]);
         assert_eq!(q.counts[0], [1, 0, 3]);
         assert_eq!(q.find(2000), Some(2));
-        let w = q.without(1031);
-        assert_eq!(w.ids, vec![1030, 2000]);
-        assert_eq!(w.positions(1, 2), &[70000]);
+        let mut r = Postings::new();
+        r.push_from(&q, 2);
+        assert_eq!(r.ids, vec![2000]);
+        assert_eq!(r.positions(0, 2), &[70000]);
     }
 
     #[test]
@@ -328,7 +328,7 @@ mod tests {
         let mut p = Postings::new();
         p.push(5, &[vec![1, 2], vec![], vec![]]);
         p.push(9, &[vec![], vec![], vec![4]]);
-        let block = p.encode_block(0, 0..2);
+        let block = encode(&p, 0);
         for cut in 0..block.len() {
             let mut q = Postings::new();
             // Any prefix either decodes to fewer postings or is reported corrupt.

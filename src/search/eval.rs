@@ -113,7 +113,7 @@ pub fn text_hits(
             .iter()
             .map(|t| postings.get(t).unwrap_or(&empty))
             .collect();
-        let Some(first) = lists.first() else {
+        let Some(first) = lists.first().filter(|l| !l.is_empty()) else {
             continue;
         };
         let mut at = vec![0usize; lists.len()];
