@@ -23,12 +23,15 @@ struct Cli {
 enum Command {
     /// Show the licence notices of kessai and of the IPADIC dictionary it embeds.
     About,
+    /// Inspect, verify and repair the local store (info, check, rebuild).
+    Store(commands::store::StoreArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
+        Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
     };
     match result {
         Ok(code) => code,

@@ -687,10 +687,10 @@ impl Store {
                 let ctx = IndexCtx::new(IndexReason::Rebuild);
                 for ix in &indexers {
                     ix.on_insert(&ctx, &article, &analysis, &mut batch)
-                        .map_err(|source| StoreError::Indexer {
+                        .map_err(|cause| StoreError::Indexer {
                             indexer: ix.name().to_string(),
                             article: Some(id),
-                            source,
+                            cause,
                         })?;
                 }
                 report.articles += 1;

@@ -44,7 +44,7 @@ pub enum StoreError {
     /// A schema migration failed; the store stays at the old version and the step runs
     /// again on the next open.
     #[error(
-        "store {}: upgrading from schema version {from} ({what}) failed: {source}",
+        "store {}: upgrading from schema version {from} ({what}) failed: {cause}",
         path.display()
     )]
     Migration {
@@ -54,9 +54,8 @@ pub enum StoreError {
         from: u32,
         /// What the step changes.
         what: &'static str,
-        /// The cause.
-        #[source]
-        source: Box<StoreError>,
+        /// The cause (in the message; it names the store).
+        cause: Box<StoreError>,
     },
     /// sled found damaged files, or a stored value cannot be read back.
     #[error(
@@ -69,6 +68,20 @@ pub enum StoreError {
         /// What was found.
         detail: String,
     },
+    /// sled came back with less than was flushed: its files were damaged and it dropped
+    /// what followed the damage.
+    #[error(
+        "store {} lost flushed articles (ids up to {flushed} were stored, the files end at {found}): its files are damaged; restore a backup, or run `kessai store rebuild --accept-loss` to keep what survived",
+        path.display()
+    )]
+    DataLost {
+        /// The store folder.
+        path: PathBuf,
+        /// Largest article id known to have been flushed.
+        flushed: u64,
+        /// Largest article id the files hold now.
+        found: u64,
+    },
     /// The disk is full.
     #[error("store {}: the disk is full; free some space and run the command again", path.display())]
     DiskFull {
@@ -76,24 +89,22 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// A file-system operation failed.
-    #[error("store {}: cannot {action}: {source}", path.display())]
+    #[error("store {}: cannot {action}: {cause}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// What was being done ("create the folder", "write the lock file", ...).
         action: &'static str,
-        /// The cause.
-        #[source]
-        source: io::Error,
+        /// The cause (in the message, so not a `source`: one line either way).
+        cause: io::Error,
     },
     /// sled failed in a way not covered above.
-    #[error("store {}: {source}", path.display())]
+    #[error("store {}: {cause}", path.display())]
     Db {
         /// The store folder.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: sled::Error,
+        /// The cause (in the message).
+        cause: sled::Error,
     },
     /// The article does not exist.
     #[error("article {id} is not in the store")]
@@ -110,15 +121,14 @@ pub enum StoreError {
         why: String,
     },
     /// A registered indexer refused a write; nothing of that write was stored.
-    #[error("indexer {indexer} failed{}: {source}", article.map(|a| format!(" on article {a}")).unwrap_or_default())]
+    #[error("indexer {indexer} failed{}: {cause}", article.map(|a| format!(" on article {a}")).unwrap_or_default())]
     Indexer {
         /// The indexer's name.
         indexer: String,
         /// The article being written, when there is one.
         article: Option<ArticleId>,
-        /// The indexer's error.
-        #[source]
-        source: IndexerError,
+        /// The indexer's error (in the message).
+        cause: IndexerError,
     },
 }
 
@@ -149,7 +159,7 @@ impl StoreError {
             },
             other => StoreError::Db {
                 path: path.to_path_buf(),
-                source: other,
+                cause: other,
             },
         }
     }
@@ -171,7 +181,20 @@ impl StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             action,
-            source: e,
+            cause: e,
+        }
+    }
+
+    /// Maps an error from opening sled: files it cannot understand are damage.
+    pub(crate) fn from_sled_open(path: &Path, e: sled::Error) -> StoreError {
+        match e {
+            sled::Error::Unsupported(detail) | sled::Error::ReportableBug(detail) => {
+                StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!("sled cannot read its files: {detail}"),
+                }
+            }
+            other => Self::from_sled(path, other),
         }
     }
 
@@ -218,6 +241,15 @@ mod tests {
         );
         assert!(matches!(e, StoreError::DiskFull { .. }));
         assert!(e.to_string().contains("disk is full"));
+    }
+
+    #[test]
+    fn messages_do_not_repeat_their_cause_in_a_chain() {
+        let e = StoreError::from_io(Path::new("/x"), "write", io::Error::other("boom"));
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(e.to_string(), "store /x: cannot write: boom");
+        let e = StoreError::from_sled_open(Path::new("/x"), sled::Error::Unsupported("old".into()));
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub use check::{CheckReport, RebuildProgress, RebuildReport, Violation};
 pub use error::{IndexerError, StoreError};
 pub use lock::LOCK_FILE;
 pub use query::{Cursor, ListFilter, Page};
-pub use schema::{Migration, SCHEMA_VERSION};
+pub use schema::{MARKER_FILE, Migration, SCHEMA_VERSION};
 
 /// Results of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -156,6 +156,9 @@ pub struct StoreOptions {
     pub flush_every_ms: Option<u64>,
     /// Bound on index entries one `page` call examines ([`DEFAULT_PAGE_SCAN_BUDGET`]).
     pub page_scan_budget: usize,
+    /// Open a store that lost flushed data (after damage) and keep what survived, instead
+    /// of refusing it with [`StoreError::Corrupt`]. For `kessai store rebuild --accept-loss`.
+    pub accept_data_loss: bool,
 }
 
 impl Default for StoreOptions {
@@ -164,6 +167,7 @@ impl Default for StoreOptions {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             flush_every_ms: Some(500),
             page_scan_budget: DEFAULT_PAGE_SCAN_BUDGET,
+            accept_data_loss: false,
         }
     }
 }
@@ -217,6 +221,8 @@ pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     pub(crate) options: StoreOptions,
     writer: Mutex<()>,
+    /// Serialises marker-file rewrites between concurrent flushes.
+    marker: Mutex<()>,
     indexers: RwLock<Vec<Arc<dyn Indexer>>>,
     /// Dropped last, after sled has flushed and closed.
     _lock: Option<lock::StoreLock>,
@@ -330,7 +336,7 @@ impl Store {
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
         let db = match opened {
             Ok(Ok(db)) => db,
-            Ok(Err(e)) => return Err(StoreError::from_sled(path, e)),
+            Ok(Err(e)) => return Err(StoreError::from_sled_open(path, e)),
             Err(_) => {
                 return Err(StoreError::corrupt(path, "sled could not read its files"));
             }
@@ -342,6 +348,7 @@ impl Store {
             path: path.to_path_buf(),
             options,
             writer: Mutex::new(()),
+            marker: Mutex::new(()),
             indexers: RwLock::new(Vec::new()),
             _lock: lock,
         });
@@ -522,12 +529,22 @@ impl Store {
     }
 
     /// Makes every write so far durable. Call before reporting articles as stored.
+    /// Also records the flushed id watermark that lets a later open notice lost data.
     pub fn flush(&self) -> Result<()> {
-        self.inner
-            .db
-            .flush()
-            .map(|_| ())
-            .map_err(|e| self.inner.sled_err(e))
+        let next = schema::next_id(&self.inner)?;
+        self.inner.db.flush().map_err(|e| self.inner.sled_err(e))?;
+        let version = self.schema_version()?;
+        let _m = self.inner.marker.lock().unwrap_or_else(|p| p.into_inner());
+        match schema::read_marker(&self.inner) {
+            Some(m) if m.flushed_next_id >= next && m.schema == version => Ok(()),
+            _ => schema::write_marker(
+                &self.inner,
+                schema::Marker {
+                    schema: version,
+                    flushed_next_id: next,
+                },
+            ),
+        }
     }
 
     // ------------------------------------------------------------------ reads
@@ -682,7 +699,7 @@ fn refuse_foreign_folder(path: &Path) -> Result<()> {
     let mut ours = false;
     for name in entries.by_ref() {
         empty = false;
-        if name == "conf" || name == "db" || name == LOCK_FILE {
+        if name == "conf" || name == "db" || name == LOCK_FILE || name == schema::MARKER_FILE {
             ours = true;
             break;
         }

@@ -207,10 +207,10 @@ fn run_indexers(
     mut f: impl FnMut(&dyn Indexer) -> super::IndexResult,
 ) -> Result<()> {
     for ix in indexers {
-        f(ix.as_ref()).map_err(|source| StoreError::Indexer {
+        f(ix.as_ref()).map_err(|cause| StoreError::Indexer {
             indexer: ix.name().to_string(),
             article,
-            source,
+            cause,
         })?;
     }
     Ok(())
