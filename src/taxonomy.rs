@@ -68,12 +68,21 @@ pub struct ContextRule {
     pub near_set: PhraseSet<()>,
     /// `unless_near`, compiled.
     pub unless_set: PhraseSet<()>,
+    /// At least one of these must occur somewhere in the article (when non-empty).
+    pub article_near: Vec<String>,
+    /// None of these may occur anywhere in the article.
+    pub unless_article_near: Vec<String>,
+    /// `article_near`, compiled.
+    pub article_set: PhraseSet<()>,
+    /// `unless_article_near`, compiled.
+    pub unless_article_set: PhraseSet<()>,
 }
 
 /// When an incident entry applies to an article.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentRule {
-    /// Service, exchange or actor ids; the article must carry at least one.
+    /// Service, exchange or actor ids; the article must carry at least one (when
+    /// non-empty; without subjects, `terms` say what the incident is about).
     pub subjects: Vec<TagId>,
     /// Threat ids; the article must carry at least one.
     pub threats: Vec<TagId>,
@@ -85,6 +94,8 @@ pub struct IncidentRule {
     pub terms: Vec<String>,
     /// `terms`, compiled.
     pub term_set: PhraseSet<()>,
+    /// Whether `terms` must occur in the title or lead.
+    pub terms_in_lead: bool,
 }
 
 /// One taxonomy entry.
@@ -206,6 +217,9 @@ pub struct Taxonomy {
     entries: Vec<Entry>,
     by_id: HashMap<String, usize>,
     phrases: PhraseSet<Phrase>,
+    /// Spellings of incidents, matched in a pass of their own so that `7pay事件` names
+    /// the incident without hiding the service `7pay`.
+    incident_phrases: PhraseSet<Phrase>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,6 +255,10 @@ struct RawContext {
     near: Vec<String>,
     #[serde(default)]
     unless_near: Vec<String>,
+    #[serde(default)]
+    article_near: Vec<String>,
+    #[serde(default)]
+    unless_article_near: Vec<String>,
     window: Option<usize>,
 }
 
@@ -253,6 +271,8 @@ struct RawRule {
     to: String,
     #[serde(default)]
     terms: Vec<String>,
+    #[serde(default)]
+    terms_in_lead: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,11 +368,18 @@ impl Taxonomy {
         }
 
         let mut phrases: PhraseSet<Phrase> = PhraseSet::default();
+        let mut incident_phrases: PhraseSet<Phrase> = PhraseSet::default();
         let mut add = |norms: Vec<String>, target: PhraseTarget| {
             if norms.is_empty() {
                 return;
             }
-            let phrase = phrases.entry(phrase_key(&norms), || Phrase {
+            let set = match target {
+                PhraseTarget::Entry(i) if entries[i].family == Family::Incident => {
+                    &mut incident_phrases
+                }
+                _ => &mut phrases,
+            };
+            let phrase = set.entry(phrase_key(&norms), || Phrase {
                 norms,
                 targets: Vec::new(),
             });
@@ -383,6 +410,7 @@ impl Taxonomy {
             entries,
             by_id,
             phrases,
+            incident_phrases,
         })
     }
 
@@ -404,7 +432,11 @@ impl Taxonomy {
     /// The entry one of whose spellings (plain or conditional) is exactly this folded token
     /// sequence — so search can expand `7pay` to セブンペイ and back.
     pub fn entry_for_phrase(&self, norm_terms: &[&str]) -> Option<&Entry> {
-        let phrase = self.phrases.get(&phrase_key(norm_terms))?;
+        let key = phrase_key(norm_terms);
+        let phrase = self
+            .phrases
+            .get(&key)
+            .or_else(|| self.incident_phrases.get(&key))?;
         phrase.targets.iter().find_map(|t| match *t {
             PhraseTarget::Entry(i) | PhraseTarget::Context { entry: i, .. } => {
                 Some(&self.entries[i])
@@ -423,6 +455,7 @@ impl Taxonomy {
             .phrases
             .keys
             .values()
+            .chain(self.incident_phrases.keys.values())
             .filter(|p| {
                 p.targets.iter().any(|t| match *t {
                     PhraseTarget::Entry(i) | PhraseTarget::Context { entry: i, .. } => i == idx,
@@ -436,9 +469,14 @@ impl Taxonomy {
         out
     }
 
-    /// The phrase index (every spelling of every entry, and the exclusions).
+    /// The phrase index (every spelling of every entry but incidents, and the exclusions).
     pub fn phrases(&self) -> &PhraseSet<Phrase> {
         &self.phrases
+    }
+
+    /// The spellings of incidents.
+    pub fn incident_phrases(&self) -> &PhraseSet<Phrase> {
+        &self.incident_phrases
     }
 }
 
@@ -476,6 +514,10 @@ fn compile_entry(
             window: c.window.unwrap_or(DEFAULT_WINDOW),
             near_set: compile_set(&c.near, compile),
             unless_set: compile_set(&c.unless_near, compile),
+            article_near: c.article_near.clone(),
+            unless_article_near: c.unless_article_near.clone(),
+            article_set: compile_set(&c.article_near, compile),
+            unless_article_set: compile_set(&c.unless_article_near, compile),
         })
         .collect();
     let rule = match &raw.rule {
@@ -492,8 +534,10 @@ fn compile_entry(
             if from > to {
                 return Err(invalid(format!("rule window {from} is after {to}")));
             }
-            if r.subjects.is_empty() || r.threats.is_empty() {
-                return Err(invalid("a rule needs subjects and threats".into()));
+            if (r.subjects.is_empty() && r.terms.is_empty()) || r.threats.is_empty() {
+                return Err(invalid(
+                    "a rule needs threats, and subjects or terms".into(),
+                ));
             }
             Some(IncidentRule {
                 subjects: r.subjects.iter().map(TagId::new).collect(),
@@ -502,6 +546,7 @@ fn compile_entry(
                 to,
                 terms: r.terms.clone(),
                 term_set: compile_set(&r.terms, compile),
+                terms_in_lead: r.terms_in_lead,
             })
         }
     };
@@ -658,7 +703,10 @@ mod tests {
                 assert_eq!(e.family.as_str(), *family, "{id}");
                 assert!(!e.label_ja.is_empty() && !e.label_en.is_empty(), "{id}");
                 if e.family != Family::Incident {
-                    assert!(!e.variants.is_empty(), "{id} has no variants");
+                    assert!(
+                        !e.variants.is_empty() || !e.contexts.is_empty(),
+                        "{id} has no variants"
+                    );
                 } else {
                     assert!(e.rule.is_some(), "{id} has no rule");
                 }

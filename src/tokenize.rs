@@ -60,7 +60,8 @@ pub fn fold(text: &str) -> String {
 }
 
 /// Text folded together with the map back to the original text.
-struct Folded {
+#[derive(Debug, Clone)]
+pub struct Folded {
     text: String,
     /// For every byte of `text` (and one past the end): the original byte offset of the
     /// start of the character group that produced it.
@@ -68,7 +69,8 @@ struct Folded {
 }
 
 impl Folded {
-    fn new(text: &str) -> Folded {
+    /// Folds `text` ([`fold`]) and remembers where every folded byte came from.
+    pub fn new(text: &str) -> Folded {
         let mut out = String::with_capacity(text.len());
         let mut orig: Vec<u32> = Vec::with_capacity(text.len() + 1);
         for_each_group(text, |start, _end, group| {
@@ -80,6 +82,17 @@ impl Folded {
         });
         orig.push(text.len() as u32);
         Folded { text: out, orig }
+    }
+
+    /// The folded text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The original byte range (char boundaries) a folded byte range came from.
+    pub fn original_range(&self, start: usize, end: usize) -> std::ops::Range<usize> {
+        let s = self.start(start);
+        s..self.end(end).max(s)
     }
 
     /// Original start offset for a folded start offset.
