@@ -25,6 +25,11 @@ enum Command {
     About,
     /// Inspect, verify and repair the local store (info, check, rebuild).
     Store(commands::store::StoreArgs),
+    /// Search the stored articles (words, "phrases", OR, NOT, tag:, feed:, since:, until:, is:);
+    /// save searches for the reader's sidebar.
+    Search(commands::search::SearchArgs),
+    /// Rebuild the search index from the stored articles.
+    Reindex(commands::search::ReindexArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +37,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
+        Some(Command::Search(args)) => commands::search::run(&args, &cli.global),
+        Some(Command::Reindex(args)) => commands::search::reindex(&args, &cli.global),
     };
     match result {
         Ok(code) => code,

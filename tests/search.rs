@@ -359,23 +359,569 @@ proptest! {
     }
 }
 
-/// Published time helper for the exact tests.
-#[allow(dead_code)]
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+// ---------------------------------------------------------------- the sample corpus
+
+#[derive(serde::Deserialize)]
+struct SourceFile {
+    article: Vec<Source>,
 }
 
-#[allow(dead_code)]
-fn ids_of(engine: &Engine, q: &str) -> Vec<u64> {
-    let compiled = engine.compile(&search::parse(q).unwrap()).unwrap();
-    engine
-        .rank(&compiled, Sort::Relevance, 10_000, None)
+#[derive(serde::Deserialize)]
+struct Source {
+    slug: String,
+    published: String,
+    title: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    body: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// The corpus store: every sample article with its labelled tags (from the corpus labels,
+/// so these expectations do not move with the tagger), plus slug ↔ id maps.
+struct Corpus {
+    store: Store,
+    slug_of: HashMap<u64, String>,
+    id_of: HashMap<String, u64>,
+}
+
+fn corpus() -> Corpus {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/corpus/src");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
-        .items
-        .iter()
-        .map(|s| s.id)
-        .collect()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let taxonomy = kessai::taxonomy::Taxonomy::builtin();
+    let store = Store::open_temporary().unwrap();
+    search::register(&store);
+    let mut slug_of = HashMap::new();
+    let mut id_of = HashMap::new();
+    let mut batch = Vec::new();
+    for file in files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let outlet = name.split('.').next().unwrap().to_string();
+        let src: SourceFile = toml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for a in src.article {
+            let published = DateTime::parse_from_rfc3339(&a.published)
+                .unwrap()
+                .with_timezone(&Utc);
+            let key = format!("{outlet}/{}", a.slug);
+            let draft = ArticleDraft {
+                feed: FeedId::new(&outlet),
+                url: format!("http://127.0.0.1/{key}.html"),
+                guid: None,
+                title: a.title,
+                summary: a.summary,
+                body: a.body.join("\n\n"),
+                published,
+                fetched: published,
+                content_hash: key.clone(),
+            };
+            let analysis = Analysis {
+                tags: a
+                    .tags
+                    .iter()
+                    .map(|t| TagHit {
+                        tag: TagId::new(t),
+                        family: taxonomy
+                            .get(t)
+                            .unwrap_or_else(|| panic!("label {t}"))
+                            .family,
+                        count: 1,
+                        spans: vec![],
+                    })
+                    .collect(),
+                ..Analysis::default()
+            };
+            batch.push((key, draft, analysis));
+        }
+    }
+    let results = store
+        .insert_many(
+            batch
+                .iter()
+                .map(|(_, d, a)| (d.clone(), a.clone()))
+                .collect(),
+        )
+        .unwrap();
+    for ((key, _, _), r) in batch.iter().zip(results) {
+        let id = r.unwrap().id().0;
+        slug_of.insert(id, key.clone());
+        id_of.insert(key.clone(), id);
+    }
+    Corpus {
+        store,
+        slug_of,
+        id_of,
+    }
 }
 
-#[allow(dead_code)]
-type Labels = HashMap<String, Vec<String>>;
+impl Corpus {
+    /// The slugs a query finds, sorted.
+    fn find(&self, engine: &Engine, q: &str) -> Vec<String> {
+        let compiled = engine
+            .compile(&search::parse(q).unwrap_or_else(|e| panic!("{q}: {e}")))
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        let mut out: Vec<String> = engine
+            .rank(&compiled, Sort::Relevance, 10_000, None)
+            .unwrap()
+            .items
+            .iter()
+            .map(|s| self.slug_of[&s.id].clone())
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// Queries typed by hand while writing these tests: `Q='京都;"J-Coin Pay"' cargo test
+/// --test search explore -- --nocapture` prints what each finds.
+#[test]
+fn explore() {
+    let Ok(queries) = std::env::var("Q") else {
+        return;
+    };
+    let c = corpus();
+    let engine = Engine::new(&c.store).unwrap();
+    for q in queries.split(';').filter(|s| !s.is_empty()) {
+        let found = c.find(&engine, q);
+        println!("{q} => {}", found.len());
+        for s in found {
+            println!("    {s}");
+        }
+    }
+}
+
+fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+const J_COIN_PAY: &[&str] = &[
+    "bank-it/2019-09-05-mizuho-j-coin-pay",
+    "cashless-now/2019-09-05-j-coin-pay-kameiten",
+    "cryptowatch/2019-09-06-j-coin-pay-bitcoin-yokyu",
+    "fintech-journal/2019-09-05-j-coin-pay-18000ken",
+    "kinyu-shimbun/2019-03-04-j-coin-pay-kaishi",
+    "kinyu-shimbun/2019-09-09-j-coin-pay-rouei",
+    "paysec/2019-09-04-j-coin-pay-test-kankyo",
+    "press/2019-09-04-j-coin-pay-test-kankyo",
+    "sec-blog/2019-09-06-j-coin-pay-ip-seigen",
+    "sec-blog/2020-12-09-paypay-kengen-settei",
+    "sec-blog/2021-03-01-test-kankyou-koukai",
+];
+
+const SEVEN_PAY: &[&str] = &[
+    "bank-it/2019-07-05-keisansho-code-kessai-yosei",
+    "bank-it/2019-08-02-7pay-haishi-808nin",
+    "cashless-now/2019-07-03-sevenpay-charge-teishi",
+    "cashless-now/2019-07-05-sevenpay-taiho",
+    "cashless-now/2019-08-01-sevenpay-haishi",
+    "fintech-journal/2019-07-11-7pay-1574nin",
+    "fintech-journal/2019-09-05-j-coin-pay-18000ken",
+    "kinyu-shimbun/2019-07-16-7pay-sekou-keisansho",
+    "kinyu-shimbun/2019-08-05-sevenpay-haishi",
+    "paysec/2019-07-04-7pay-fusei-riyou",
+    "paysec/2019-07-12-7pay-houkoku-choushu",
+    "press/2019-07-04-7pay-owabi",
+    "press/2019-08-01-7pay-haishi",
+    "sec-blog/2019-07-05-7pay-2fa",
+    "sec-blog/2019-09-06-j-coin-pay-ip-seigen",
+    "sec-blog/2020-07-01-7pay-ichinen",
+];
+
+/// Exact result sets over the sample corpus for every operator and the traps. The lists
+/// were checked against the article sources (grep), not copied from the engine.
+#[test]
+fn corpus_exact_result_sets() {
+    let c = corpus();
+    let engine = Engine::new(&c.store).unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        // The trap: 東京都 is 東京|都, so 京都 finds only the two articles about Kyoto.
+        (
+            "京都",
+            &[
+                "bank-it/2023-04-03-chihouzei-qr",
+                "cashless-now/2021-07-16-kyoto-tokyo-cashless-kangen",
+            ],
+        ),
+        // 東京都内 is 東京|都内: only the four that write 東京都 followed by another word.
+        (
+            "東京都",
+            &[
+                "bank-it/2023-04-03-chihouzei-qr",
+                "cashless-now/2019-07-05-sevenpay-taiho",
+                "kinyu-shimbun/2019-07-15-seven-eleven-okinawa",
+                "press/2021-08-02-fusei-kenchi-service",
+            ],
+        ),
+        // Spellings of one taxonomy entry find each other (J-Coin Pay, J-Coin-Pay,
+        // Ｊ－Ｃｏｉｎ Ｐａｙ, Jコインペイ are all in the corpus).
+        ("\"J-Coin Pay\"", J_COIN_PAY),
+        ("J-Coin Pay", J_COIN_PAY),
+        ("Jコインペイ", J_COIN_PAY),
+        ("ジェイコインペイ", J_COIN_PAY),
+        ("Ｊ－Ｃｏｉｎ　Ｐａｙ", J_COIN_PAY),
+        ("7pay", SEVEN_PAY),
+        ("セブンペイ", SEVEN_PAY),
+        ("７ｐａｙ", SEVEN_PAY),
+        // Phrases versus loose terms: 海外のIPアドレス has 海外 and IP, never adjacent.
+        ("\"海外 IP\"", &[]),
+        (
+            "海外 IP",
+            &[
+                "cashless-now/2019-07-05-sevenpay-taiho",
+                "paysec/2019-07-04-7pay-fusei-riyou",
+                "sec-blog/2019-07-05-7pay-2fa",
+            ],
+        ),
+        (
+            "\"パスワード リスト\"",
+            &["sec-blog/2018-08-20-password-tsukaimawashi"],
+        ),
+        (
+            "パスワード リスト",
+            &[
+                "sec-blog/2018-08-20-password-tsukaimawashi",
+                "sec-blog/2020-09-18-sbi-securities-shukkinsaki",
+            ],
+        ),
+        // NOT / -term: 7pay articles that never mention any spelling of 2FA.
+        (
+            "7pay -二段階認証",
+            &[
+                "cashless-now/2019-07-03-sevenpay-charge-teishi",
+                "fintech-journal/2019-09-05-j-coin-pay-18000ken",
+                "press/2019-07-04-7pay-owabi",
+                "press/2019-08-01-7pay-haishi",
+                "sec-blog/2019-09-06-j-coin-pay-ip-seigen",
+            ],
+        ),
+        (
+            "7pay NOT 2FA",
+            &[
+                "cashless-now/2019-07-03-sevenpay-charge-teishi",
+                "fintech-journal/2019-09-05-j-coin-pay-18000ken",
+                "press/2019-07-04-7pay-owabi",
+                "press/2019-08-01-7pay-haishi",
+                "sec-blog/2019-09-06-j-coin-pay-ip-seigen",
+            ],
+        ),
+        // Parentheses, OR and a tag family: mentions outside incident reporting.
+        (
+            "(7pay OR \"J-Coin Pay\") -tag:incident",
+            &[
+                "kinyu-shimbun/2019-03-04-j-coin-pay-kaishi",
+                "sec-blog/2021-03-01-test-kankyou-koukai",
+            ],
+        ),
+        // tag:ID
+        (
+            "tag:dmm-bitcoin-2024",
+            &[
+                "bank-it/2024-12-25-sbi-vc-dmm-saishu-goi",
+                "cryptowatch/2024-05-31-dmm-bitcoin-4502btc",
+                "cryptowatch/2024-12-03-dmm-bitcoin-haigyo",
+                "fintech-journal/2024-09-26-dmm-bitcoin-gyomu-kaizen",
+                "kinyu-shimbun/2024-12-30-dmm-bitcoin-tradertraitor",
+                "press/2024-05-31-dmm-bitcoin-ryushutsu",
+                "sec-blog/2024-12-25-dmm-bitcoin-tradertraitor",
+            ],
+        ),
+        // feed:
+        (
+            "tag:7pay-2019 feed:press",
+            &[
+                "press/2019-07-04-7pay-owabi",
+                "press/2019-08-01-7pay-haishi",
+            ],
+        ),
+        // since:/until: (days in Japan time, both ends included).
+        (
+            "tag:7pay-2019 since:2019-07-05 until:2019-07-31",
+            &[
+                "bank-it/2019-07-05-keisansho-code-kessai-yosei",
+                "cashless-now/2019-07-05-sevenpay-taiho",
+                "fintech-journal/2019-07-11-7pay-1574nin",
+                "kinyu-shimbun/2019-07-16-7pay-sekou-keisansho",
+                "paysec/2019-07-12-7pay-houkoku-choushu",
+                "sec-blog/2019-07-05-7pay-2fa",
+            ],
+        ),
+        (
+            "セブンペイ until:2019-07-04",
+            &[
+                "cashless-now/2019-07-03-sevenpay-charge-teishi",
+                "paysec/2019-07-04-7pay-fusei-riyou",
+                "press/2019-07-04-7pay-owabi",
+            ],
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(c.find(&engine, q), sorted(want), "query {q}");
+    }
+
+    // OR is the union of its sides.
+    let zaif = c.find(&engine, "zaif");
+    let coincheck = c.find(&engine, "coincheck");
+    let mut union: Vec<String> = zaif.iter().chain(&coincheck).cloned().collect();
+    union.sort();
+    union.dedup();
+    assert_eq!(c.find(&engine, "zaif OR coincheck"), union);
+    assert_eq!(union.len(), 22);
+    assert!(zaif.len() >= 5 && coincheck.len() >= 10);
+    // Coincheck's katakana spelling is the same entry.
+    assert_eq!(c.find(&engine, "コインチェック"), coincheck);
+
+    // Spellings of 2FA find each other.
+    let twofa = c.find(&engine, "2FA");
+    assert_eq!(twofa.len(), 44);
+    for q in [
+        "二要素認証",
+        "2要素認証",
+        "二段階認証",
+        "2段階認証",
+        "MFA",
+        "多要素認証",
+    ] {
+        assert_eq!(c.find(&engine, q), twofa, "{q}");
+    }
+}
+
+/// The labels say which articles carry which tags: `tag:` queries must agree with them.
+#[test]
+fn corpus_tag_queries_agree_with_labels() {
+    let c = corpus();
+    let engine = Engine::new(&c.store).unwrap();
+    let taxonomy = kessai::taxonomy::Taxonomy::builtin();
+    let labels = kessai::sample::labels().unwrap();
+    let with = |pred: &dyn Fn(&[TagId]) -> bool| -> Vec<String> {
+        let mut v: Vec<String> = labels
+            .iter()
+            .filter(|l| pred(&l.tags))
+            .map(|l| format!("{}/{}", l.outlet, l.slug))
+            .collect();
+        v.sort();
+        v
+    };
+    for family in Family::ALL {
+        let want = with(&|tags| {
+            tags.iter()
+                .any(|t| taxonomy.get(t.as_str()).is_some_and(|e| e.family == family))
+        });
+        assert!(!want.is_empty());
+        assert_eq!(
+            c.find(&engine, &format!("tag:{}", family.as_str())),
+            want,
+            "{family:?}"
+        );
+    }
+    for id in ["7pay", "2fa", "fsa", "coincheck-nem-2018", "phishing"] {
+        assert_eq!(
+            c.find(&engine, &format!("tag:{id}")),
+            with(&|tags| tags.iter().any(|t| t.as_str() == id)),
+            "{id}"
+        );
+    }
+    // A spelling in tag: names the entry.
+    assert_eq!(
+        c.find(&engine, "tag:セブンペイ"),
+        c.find(&engine, "tag:7pay")
+    );
+    // Articles with no tag at all, through NOT only.
+    let untagged = with(&|tags| tags.is_empty());
+    let q = Family::ALL
+        .map(|f| format!("-tag:{}", f.as_str()))
+        .join(" ");
+    assert_eq!(c.find(&engine, &q), untagged);
+    // A tag and a word: the store filter and the text index together.
+    let mut want: Vec<String> = with(&|tags| tags.iter().any(|t| t.as_str() == "fsa"));
+    let seven = c.find(&engine, "7pay");
+    want.retain(|s| seven.contains(s));
+    assert_eq!(c.find(&engine, "7pay tag:fsa"), want);
+    assert!(!want.is_empty());
+}
+
+#[test]
+fn reading_state_filters() {
+    let c = corpus();
+    let engine = Engine::new(&c.store).unwrap();
+    let read = [
+        "paysec/2019-07-04-7pay-fusei-riyou",
+        "press/2019-07-04-7pay-owabi",
+        "kinyu-shimbun/2019-03-04-j-coin-pay-kaishi",
+    ];
+    for s in read {
+        c.store
+            .set_flags(
+                ArticleId(c.id_of[s]),
+                Flags {
+                    read: true,
+                    starred: false,
+                },
+            )
+            .unwrap();
+    }
+    c.store
+        .set_flags(
+            ArticleId(c.id_of["press/2019-08-01-7pay-haishi"]),
+            Flags {
+                read: false,
+                starred: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        c.find(&engine, "is:starred"),
+        vec!["press/2019-08-01-7pay-haishi"]
+    );
+    assert_eq!(
+        c.find(&engine, "7pay is:read"),
+        sorted(&[
+            "paysec/2019-07-04-7pay-fusei-riyou",
+            "press/2019-07-04-7pay-owabi"
+        ])
+    );
+    assert_eq!(c.find(&engine, "is:read"), sorted(&read));
+    let unread_7pay = c.find(&engine, "7pay is:unread");
+    assert_eq!(unread_7pay.len(), SEVEN_PAY.len() - 2);
+    assert_eq!(c.find(&engine, "7pay -is:read"), unread_7pay);
+    assert_eq!(c.find(&engine, "is:unread").len(), 171 - 3);
+}
+
+/// Relevance puts title hits first; date order is newest first; pages add up.
+#[test]
+fn ranking_and_paging() {
+    let c = corpus();
+    let engine = Engine::new(&c.store).unwrap();
+    let q = search::parse("7pay").unwrap();
+    let r = engine.search(&q, 5, None).unwrap();
+    assert_eq!(r.total, Some(SEVEN_PAY.len() as u64));
+    assert_eq!(r.hits.len(), 5);
+    for hit in &r.hits {
+        let t = kessai::tokenize::fold(&hit.article.draft.title);
+        assert!(
+            t.contains("7pay") || t.contains("セブン"),
+            "title hit first: {t}"
+        );
+        assert!(
+            hit.title.parts.iter().any(|p| p.hit),
+            "title highlighted: {t}"
+        );
+    }
+    let scores: Vec<f32> = r.hits.iter().map(|h| h.score).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = engine.search(&q, 5, cursor).unwrap();
+        all.extend(page.hits.iter().map(|h| h.id));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), SEVEN_PAY.len());
+    let by_date = engine.search_by(&q, Sort::Date, 100, None).unwrap();
+    let dates: Vec<DateTime<Utc>> = by_date
+        .hits
+        .iter()
+        .map(|h| h.article.draft.published)
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]));
+    assert_eq!(by_date.hits.len(), SEVEN_PAY.len());
+    // Filters only: newest first, straight from the store's indexes.
+    let f = engine
+        .search(&search::parse("tag:7pay-2019").unwrap(), 3, None)
+        .unwrap();
+    assert_eq!(f.hits.len(), 3);
+    assert!(f.next.is_some());
+    assert_eq!(f.hits[0].article.draft.published, {
+        let mut d: Vec<_> = SEVEN_PAY
+            .iter()
+            .map(|s| {
+                c.store
+                    .get(ArticleId(c.id_of[*s]))
+                    .unwrap()
+                    .unwrap()
+                    .draft
+                    .published
+            })
+            .collect();
+        d.sort();
+        *d.last().unwrap()
+    });
+}
+
+#[test]
+fn snippets_mark_hits_and_stay_clean() {
+    let c = corpus();
+    let engine = Engine::new(&c.store).unwrap();
+    let r = engine
+        .search(&search::parse("京都").unwrap(), 10, None)
+        .unwrap();
+    assert_eq!(r.hits.len(), 2);
+    for hit in &r.hits {
+        let marked: Vec<&str> = hit
+            .snippet
+            .parts
+            .iter()
+            .chain(&hit.title.parts)
+            .filter(|p| p.hit)
+            .map(|p| p.text.as_str())
+            .collect();
+        assert!(!marked.is_empty());
+        assert!(marked.iter().all(|m| m.contains("京都")), "{marked:?}");
+        let shown = hit.snippet.to_terminal(true);
+        assert!(shown.contains("\x1b[1m京都"), "{shown}");
+        assert!(!hit.snippet.to_terminal(false).contains('\x1b'));
+    }
+}
+
+/// Malformed queries: the error names the column (1-based, in characters).
+#[test]
+fn malformed_queries_point_at_the_column() {
+    let store = Store::open_temporary().unwrap();
+    let engine = Engine::new(&store).unwrap();
+    let cases: &[(&str, usize, &str)] = &[
+        ("", 1, "empty"),
+        ("京都 \"J-Coin Pay", 4, "never closed"),
+        ("京都 \"\"", 4, "empty phrase"),
+        ("(7pay OR セブンペイ", 1, "never closed"),
+        ("7pay)", 5, "without a matching"),
+        ("7pay ()", 6, "empty parentheses"),
+        ("OR 7pay", 1, "OR needs"),
+        ("7pay OR", 6, "OR needs"),
+        ("7pay AND", 6, "AND needs"),
+        ("7pay NOT", 6, "NOT needs"),
+        ("京都 - 東京", 4, "'-' needs"),
+        ("京都 foo:bar", 4, "unknown field"),
+        ("tag:", 5, "needs a value"),
+        ("since:2019-02-30", 7, "not a date"),
+        ("7pay until:2019/08/01", 12, "not a date"),
+        ("is:new", 4, "unknown state"),
+        ("セブンペイ tag:no-such-tag", 11, "unknown tag"),
+        ("京都 OR ・・・", 7, "no searchable words"),
+    ];
+    for (q, col, msg) in cases {
+        let err = match search::parse(q) {
+            Err(e) => e,
+            Ok(parsed) => engine.compile(&parsed).unwrap_err(),
+        };
+        assert_eq!(err.col(), *col, "{q}: {err}");
+        let text = err.to_string();
+        assert!(text.contains(msg), "{q}: {text}");
+        assert!(text.starts_with(&format!("column {col}: ")), "{text}");
+        assert!(!text.contains('\n'));
+    }
+    let too_long = "a ".repeat(1500);
+    assert!(matches!(
+        search::parse(&too_long),
+        Err(search::QueryError::TooLong { .. })
+    ));
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub mod about;
+pub mod search;
 pub mod store;
 
 /// Exit code for an error that stopped the command (bad arguments, unusable store, ...).

@@ -29,6 +29,7 @@ pub mod index;
 pub mod matcher;
 pub mod query;
 pub mod rank;
+pub mod refine;
 pub mod saved;
 pub mod snippet;
 
