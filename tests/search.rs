@@ -925,3 +925,283 @@ fn malformed_queries_point_at_the_column() {
         Err(search::QueryError::TooLong { .. })
     ));
 }
+
+// ---------------------------------------------------------------- the command line
+
+/// A store on disk with a few articles, one of them with a hostile title.
+fn disk_store(dir: &std::path::Path) {
+    let store = Store::open(dir).unwrap();
+    search::register(&store);
+    let mk = |n: usize, title: &str, body: &str, published: &str| ArticleDraft {
+        feed: FeedId::new(if n % 2 == 0 {
+            "paysec"
+        } else {
+            "金融新聞ニュース速報版"
+        }),
+        url: format!("http://127.0.0.1/cli/{n}"),
+        guid: None,
+        title: title.into(),
+        summary: String::new(),
+        body: body.into(),
+        published: at(published),
+        fetched: at(published),
+        content_hash: format!("cli{n}"),
+    };
+    let items = vec![
+        (
+            mk(
+                0,
+                "京都の店舗でコード決済の還元",
+                "京都府内の店で使える。",
+                "2021-07-16T01:00:00Z",
+            ),
+            analysis(&[]),
+        ),
+        (
+            mk(
+                1,
+                "東京都の説明会",
+                "東京都内で開かれた。",
+                "2021-07-17T01:00:00Z",
+            ),
+            analysis(&[]),
+        ),
+        (
+            mk(
+                2,
+                "Jコインペイ\u{1b}[31m 障害\u{202e}告知",
+                "テスト環境にJ-Coin Payの加盟店情報。\u{1b}]0;pwned\u{7}京都",
+                "2019-09-04T01:00:00Z",
+            ),
+            analysis(&[1]),
+        ),
+    ];
+    for r in store.insert_many(items).unwrap() {
+        r.unwrap();
+    }
+    store.flush().unwrap();
+}
+
+fn kessai(dir: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("kessai").unwrap();
+    cmd.arg("--store").arg(dir).env_remove("KESSAI_STORE");
+    cmd
+}
+
+#[test]
+fn cli_search_prints_results_json_and_saved_searches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    disk_store(&dir);
+
+    // Text: date (Japan time), source, title, snippet; no escapes when not a terminal.
+    let out = kessai(&dir)
+        .args(["search", "京都"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("2021-07-16  paysec"), "{text}");
+    assert!(!text.contains("東京都の説明会"), "{text}");
+    assert!(
+        text.contains("Jコインペイ 障害告知"),
+        "hostile title cleaned: {text}"
+    );
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}') && !text.contains("pwned\u{7}"));
+    assert!(text.contains("2 results"), "{text}");
+
+    // JSON for tools.
+    let out = kessai(&dir)
+        .args(["search", "--json", "--limit", "1", "J-Coin Pay"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["hits"].as_array().unwrap().len(), 1);
+    assert_eq!(v["hits"][0]["feed"], "paysec");
+    assert!(
+        v["hits"][0]["snippet_parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["hit"] == true)
+    );
+
+    // Options before the query let -word reach it.
+    let out = kessai(&dir)
+        .args(["search", "--json", "京都", "-障害"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["total"], 1);
+
+    // Sort by date, paging.
+    let out = kessai(&dir)
+        .args([
+            "search",
+            "--json",
+            "--sort",
+            "date",
+            "--limit",
+            "1",
+            "京都 OR 東京",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["next"], 1);
+    assert!(
+        v["hits"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("東京都")
+    );
+
+    // A malformed query: one line naming the column, exit 1.
+    let assert = kessai(&dir).args(["search", "京都 (東京"]).assert().code(1);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("kessai: bad query: column 4: this parenthesis is never closed"),
+        "{err}"
+    );
+
+    // Saved searches.
+    kessai(&dir)
+        .args(["search", "--save", "京都", "京都 -東京"])
+        .assert()
+        .success();
+    kessai(&dir)
+        .args(["search", "--save", "bad", "a OR"])
+        .assert()
+        .code(1);
+    let out = kessai(&dir)
+        .args(["search", "--saved"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("京都  京都 -東京"), "{text}");
+    assert!(!text.contains("bad"));
+    let out = kessai(&dir)
+        .args(["search", "--json", "--run", "京都"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["total"], 2);
+    kessai(&dir)
+        .args(["search", "--delete", "京都"])
+        .assert()
+        .success();
+    kessai(&dir)
+        .args(["search", "--run", "京都"])
+        .assert()
+        .code(1);
+
+    // Reindex rebuilds the same answers.
+    let out = kessai(&dir)
+        .arg("reindex")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .starts_with("indexed 3 articles")
+    );
+    let out = kessai(&dir)
+        .args(["search", "--json", "京都"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["total"], 2);
+    assert!(v["stale"].is_null());
+}
+
+#[test]
+fn stale_index_is_reported_and_reindex_fixes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    {
+        // Articles written by a process that did not register the search indexer.
+        let store = Store::open(&dir).unwrap();
+        let d = draft(
+            0,
+            &Spec {
+                title: vec![0],
+                summary: vec![],
+                body: vec![3],
+                feed: 0,
+                published: 1_600_000_000,
+                tags: vec![],
+                read: false,
+                starred: false,
+                remove: false,
+            },
+        );
+        store.insert(d, &Analysis::default()).unwrap();
+        store.flush().unwrap();
+    }
+    let assert = kessai(&dir).args(["search", "京都"]).assert().success();
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("covers 0 of 1 articles; run `kessai reindex`"),
+        "{err}"
+    );
+    kessai(&dir).arg("reindex").assert().success();
+    let assert = kessai(&dir).args(["search", "京都"]).assert().success();
+    assert!(assert.get_output().stderr.is_empty());
+    assert!(
+        String::from_utf8(assert.get_output().stdout.clone())
+            .unwrap()
+            .contains("1 result")
+    );
+}
+
+/// Rebuilding through the store (`kessai store rebuild` with the indexer registered) and
+/// through `search::rebuild` give the same index answers as incremental inserts.
+#[test]
+fn rebuilds_agree_with_incremental_index() {
+    let c = corpus();
+    let engine = Engine::new(&c.store).unwrap();
+    let queries = [
+        "京都",
+        "7pay -二段階認証",
+        "\"J-Coin Pay\" OR tag:exchange",
+        "-tag:incident 不正",
+    ];
+    let before: Vec<Vec<String>> = queries.iter().map(|q| c.find(&engine, q)).collect();
+    c.store.rebuild_keeping_analysis().unwrap();
+    let after: Vec<Vec<String>> = queries.iter().map(|q| c.find(&engine, q)).collect();
+    assert_eq!(before, after);
+    let report = search::rebuild(&c.store, &mut |_| {}).unwrap();
+    assert_eq!(report.articles, 171);
+    let again: Vec<Vec<String>> = queries.iter().map(|q| c.find(&engine, q)).collect();
+    assert_eq!(before, again);
+    assert!(engine.stale().unwrap().is_none());
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}

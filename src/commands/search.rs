@@ -116,17 +116,28 @@ pub fn run(args: &SearchArgs, global: &super::Global) -> anyhow::Result<ExitCode
         );
     }
     let mut out = std::io::stdout().lock();
-    if args.json {
-        print_json(&mut out, &text, &results)?;
+    let tty = std::io::stdout().is_terminal();
+    let printed = if args.json {
+        print_json(&mut out, &text, &results)
     } else {
-        print_text(
-            &mut out,
-            &results,
-            args.cursor.unwrap_or(0),
-            std::io::stdout().is_terminal(),
-        )?;
+        print_text(&mut out, &results, args.cursor.unwrap_or(0), tty)
+    };
+    match printed {
+        // The reader of our output went away (`| head`): nothing left to do.
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        other => other.map(|()| ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let kind = e
+        .downcast_ref::<std::io::Error>()
+        .map(std::io::Error::kind)
+        .or_else(|| {
+            e.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+        });
+    kind == Some(std::io::ErrorKind::BrokenPipe)
 }
 
 /// Parses a query; a malformed one becomes an error whose message points at the column.
@@ -222,13 +233,15 @@ fn print_text(out: &mut impl Write, r: &Results, offset: usize, tty: bool) -> an
     } else {
         format!(" (showing {}–{})", offset + 1, offset + shown)
     };
-    let total = match r.total {
-        Some(n) => format!("{n} result{}", if n == 1 { "" } else { "s" }),
-        None => format!("{shown} shown"),
+    let summary = match r.total {
+        Some(n) => format!("{n} result{}{range}", if n == 1 { "" } else { "s" }),
+        // Filters only: answered a page at a time, without counting the rest.
+        None if shown == 0 => "no results".to_string(),
+        None => format!("showing {}–{}", offset + 1, offset + shown),
     };
     match r.next {
-        Some(c) => writeln!(out, "{total}{range}; next page: --cursor {c}")?,
-        None => writeln!(out, "{total}{range}")?,
+        Some(c) => writeln!(out, "{summary}; next page: --cursor {c}")?,
+        None => writeln!(out, "{summary}")?,
     }
     Ok(())
 }
