@@ -71,6 +71,25 @@ pub fn put_occurrences(out: &mut Vec<u8>, fields: &[Vec<u32>; 3]) {
     }
 }
 
+/// Skips one posting body (as written by [`put_occurrences`]) without decoding it.
+pub fn skip_occurrences(bytes: &[u8], at: &mut usize) -> Result<(), Corrupt> {
+    let mask = *bytes.get(*at).ok_or(Corrupt)?;
+    *at += 1;
+    if mask == 0 || mask > 0b111 {
+        return Err(Corrupt);
+    }
+    for _ in 0..mask.count_ones() {
+        let n = get_varint(bytes, at)?;
+        if n == 0 || n > (bytes.len() - (*at).min(bytes.len())) as u64 {
+            return Err(Corrupt);
+        }
+        for _ in 0..n {
+            get_varint(bytes, at)?;
+        }
+    }
+    Ok(())
+}
+
 /// Postings of one token decoded from one or more blocks: ids ascending, and per posting
 /// its positions per field, kept flat to avoid an allocation per posting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

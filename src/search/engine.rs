@@ -312,8 +312,12 @@ impl Engine {
                 tokens.extend(alt.iter().map(String::as_str));
             }
         }
-        let keyed: HashMap<Vec<u8>, &str> =
-            tokens.iter().map(|t| (index::term_key(t), *t)).collect();
+        // Term key → position of the token in `tokens`.
+        let keyed: HashMap<Vec<u8>, usize> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (index::term_key(t), i))
+            .collect();
         let positive = compiled.positive_texts();
         let mut acc = Accumulator {
             df: vec![0; compiled.texts().len()],
@@ -324,21 +328,16 @@ impl Engine {
         // Pending documents first (read before the blocks, so a merge that lands while we
         // read shows a document twice rather than not at all; duplicates are skipped).
         let mut pending_docs: Vec<DocInfo> = Vec::new();
-        let mut pending_postings: HashMap<String, Postings> = HashMap::new();
+        let mut slots: Vec<Postings> = vec![Postings::new(); tokens.len()];
         for entry in self.tree.scan_prefix([index::PENDING]) {
             let (k, v) = entry.map_err(sled_err)?;
-            let doc = index::decode_pending(&k, &v)?;
-            for (term, occ) in &doc.terms {
-                if let Some(tok) = keyed.get(term) {
-                    let mut at = 0;
-                    pending_postings
-                        .entry((*tok).to_string())
-                        .or_default()
-                        .push_encoded(doc.info.id, occ, &mut at)?;
-                }
-            }
-            pending_docs.push(doc.info);
+            pending_docs.push(index::scan_pending(&k, &v, &keyed, &mut slots)?);
         }
+        let pending_postings: HashMap<String, Postings> = tokens
+            .iter()
+            .map(|t| t.to_string())
+            .zip(slots)
+            .collect();
         let pending_ids: HashSet<u64> = pending_docs.iter().map(|d| d.id).collect();
         self.unit(
             compiled,

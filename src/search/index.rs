@@ -201,6 +201,35 @@ pub(crate) fn decode_pending(key: &[u8], value: &[u8]) -> Result<PendingDoc, Cor
     Ok(PendingDoc { info, terms })
 }
 
+/// Reads a `q` entry for a query: its record, and the occurrences of the wanted terms
+/// (term key → slot in `out`) appended to `out`; other terms are skipped without
+/// allocating.
+pub(crate) fn scan_pending(
+    key: &[u8],
+    value: &[u8],
+    wanted: &std::collections::HashMap<Vec<u8>, usize>,
+    out: &mut [Postings],
+) -> Result<DocInfo, Corrupt> {
+    let id = block_first_id(key)?;
+    let mut at = 0;
+    let info = codec::get_doc_body(id, value, &mut at)?;
+    let n = codec::get_varint(value, &mut at)?;
+    if n > value.len() as u64 {
+        return Err(Corrupt);
+    }
+    for _ in 0..n {
+        let len = codec::get_varint(value, &mut at)? as usize;
+        let end = at.checked_add(len).ok_or(Corrupt)?;
+        let term = value.get(at..end).ok_or(Corrupt)?;
+        at = end;
+        match wanted.get(term).and_then(|&slot| out.get_mut(slot)) {
+            Some(postings) => postings.push_encoded(id, value, &mut at)?,
+            None => codec::skip_occurrences(value, &mut at)?,
+        }
+    }
+    Ok(info)
+}
+
 /// Reads the statistics (zero when the index is empty).
 pub(crate) fn decode_stats(value: Option<&[u8]>) -> Result<Stats, Corrupt> {
     let Some(v) = value else {
