@@ -186,16 +186,21 @@ fn peak_rss_mb() -> Option<u64> {
     Some(kb / 1024)
 }
 
-fn main() {
-    let n: usize = std::env::var("KESSAI_BENCH_ARTICLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let m = material();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("store");
-    let store = Store::open(&path).expect("open store");
+/// What building the benchmark store measured.
+struct Build {
+    store_time: Duration,
+    build_time: Duration,
+    articles: u64,
+    keys: u64,
+    bytes: u64,
+    size_store: u64,
+    size_after: u64,
+    extra: usize,
+    without: Duration,
+    with: Duration,
+}
 
+fn build(store: &Store, m: &Material, n: usize) -> Build {
     // 1. The articles, without the search index (the store alone).
     let mut rng = Rng(0x6b65_7373_6169);
     let t = Instant::now();
@@ -203,7 +208,7 @@ fn main() {
     let mut made = 0;
     while made < n {
         let chunk: Vec<(ArticleDraft, Analysis)> = (made..(made + 2000).min(n))
-            .map(|i| article(&mut rng, &m, i))
+            .map(|i| article(&mut rng, m, i))
             .collect();
         made += chunk.len();
         for r in store.insert_many(chunk).expect("insert") {
@@ -231,7 +236,7 @@ fn main() {
 
     // 2. Build the index from the stored articles (what `kessai reindex` does).
     let t = Instant::now();
-    let report = search::rebuild(&store, &mut |_| {}).expect("rebuild");
+    let report = search::rebuild(store, &mut |_| {}).expect("rebuild");
     store.flush().expect("flush");
     let build_time = t.elapsed();
     let size_after = store.info().expect("info").size_on_disk;
@@ -249,7 +254,11 @@ fn main() {
     let plain = Store::open_temporary().expect("tmp store");
     let mut rng2 = Rng(7);
     let batches: Vec<Vec<(ArticleDraft, Analysis)>> = (0..extra / 100)
-        .map(|b| (0..100).map(|i| article(&mut rng2, &m, n + b * 100 + i)).collect())
+        .map(|b| {
+            (0..100)
+                .map(|i| article(&mut rng2, m, n + b * 100 + i))
+                .collect()
+        })
         .collect();
     let t = Instant::now();
     for b in batches.clone() {
@@ -262,6 +271,57 @@ fn main() {
     }
     store.flush().expect("flush");
     let with = t.elapsed();
+
+    Build {
+        store_time,
+        build_time,
+        articles: report.articles,
+        keys,
+        bytes,
+        size_store,
+        size_after,
+        extra,
+        without,
+        with,
+    }
+}
+
+fn main() {
+    let n: usize = std::env::var("KESSAI_BENCH_ARTICLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let m = material();
+    // KESSAI_BENCH_STORE=DIR keeps the generated store there and, when it already holds
+    // one, measures only the queries (for iterating on query speed).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = std::env::var_os("KESSAI_BENCH_STORE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("store"));
+    let store = Store::open(&path).expect("open store");
+    let reuse = store.article_count().expect("count") > 0;
+    let build = if reuse {
+        None
+    } else {
+        Some(build(&store, &m, n))
+    };
+    // KESSAI_BENCH_ONLY=QUERY: rank just this query 50 times (for a profiler), then stop.
+    if let Ok(q) = std::env::var("KESSAI_BENCH_ONLY") {
+        let engine = Engine::new(&store).expect("engine");
+        let compiled = engine
+            .compile(&search::parse(&q).expect("parse"))
+            .expect("compile");
+        let t = Instant::now();
+        for _ in 0..50 {
+            std::hint::black_box(
+                engine
+                    .rank(&compiled, Sort::Relevance, 20, None)
+                    .expect("rank"),
+            );
+        }
+        println!("{q}: {} per ranking", ms(t.elapsed() / 50));
+        return;
+    }
 
     // 4. Queries: each once cold (first run), then 10 warm rounds of the whole set.
     let engine = Engine::new(&store).expect("engine");
@@ -279,26 +339,41 @@ fn main() {
     }
     let mut full = Vec::new();
     let mut ranked = Vec::new();
+    let mut compiling = Vec::new();
     let mut by_date = Vec::new();
     let mut slowest: Vec<(Duration, &str)> = Vec::new();
+    let mut each: Vec<Vec<Duration>> = vec![Vec::new(); QUERIES.len()];
     for _ in 0..10 {
-        for (q, text) in parsed.iter().zip(QUERIES) {
+        for (k, (q, text)) in parsed.iter().zip(QUERIES).enumerate() {
             let t = Instant::now();
             let r = engine.search(q, 20, None).expect("search");
             let d = t.elapsed();
             std::hint::black_box(&r);
             full.push(d);
+            each[k].push(d);
             slowest.push((d, text));
-            let compiled = engine.compile(q).expect("compile");
             let t = Instant::now();
-            std::hint::black_box(engine.rank(&compiled, Sort::Relevance, 20, None).expect("rank"));
+            let compiled = engine.compile(q).expect("compile");
+            compiling.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(
+                engine
+                    .rank(&compiled, Sort::Relevance, 20, None)
+                    .expect("rank"),
+            );
             ranked.push(t.elapsed());
             let t = Instant::now();
             std::hint::black_box(engine.search_by(q, Sort::Date, 20, None).expect("search"));
             by_date.push(t.elapsed());
         }
     }
-    for v in [&mut first, &mut full, &mut ranked, &mut by_date] {
+    for v in [
+        &mut first,
+        &mut full,
+        &mut ranked,
+        &mut by_date,
+        &mut compiling,
+    ] {
         v.sort();
     }
     slowest.sort_by(|a, b| b.0.cmp(&a.0));
@@ -306,35 +381,43 @@ fn main() {
 
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1_048_576.0);
     println!("## search (benches/search.rs)\n");
-    println!("Machine: 2 cores (shared), 24 GB. Date: 2026-11-27. Command: `cargo bench --bench search`.");
     println!(
-        "{} generated articles (corpus sentences recombined: title, one-sentence lead, 3–6 paragraphs; {} feeds; tags from corpus labels; 30% read, 2% starred).\n",
-        report.articles, FEEDS
+        "Machine: 2 cores (shared), 24 GB. Date: 2026-11-27. Command: `cargo bench --bench search`."
+    );
+    let articles = store.article_count().expect("count");
+    println!(
+        "{articles} generated articles (corpus sentences recombined: title, one-sentence lead, 3–6 paragraphs; {FEEDS} feeds; tags from corpus labels; 30% read, 2% starred).\n"
     );
     println!("| what | value |\n|---|---|");
-    println!("| store insert (no index) | {:.1} s |", store_time.as_secs_f64());
-    println!(
-        "| index build (`kessai reindex`: tokenise on 2 threads, write, merge) | {:.1} s ({:.0} articles/s) |",
-        build_time.as_secs_f64(),
-        report.articles as f64 / build_time.as_secs_f64()
-    );
-    println!(
-        "| index size (keys + values in tree `search`) | {} in {} keys ({:.0} bytes/article) |",
-        mb(bytes),
-        keys,
-        bytes as f64 / report.articles as f64
-    );
-    println!(
-        "| store on disk before / after the index (sled) | {} / {} |",
-        mb(size_store),
-        mb(size_after)
-    );
-    println!(
-        "| incremental insert of {extra} articles (batches of 100) without / with the index hook | {:.2} s / {:.2} s ({:.2} ms per article for the index) |",
-        without.as_secs_f64(),
-        with.as_secs_f64(),
-        (with.as_secs_f64() - without.as_secs_f64()) * 1000.0 / extra as f64
-    );
+    if let Some(b) = &build {
+        println!(
+            "| store insert (no index) | {:.1} s |",
+            b.store_time.as_secs_f64()
+        );
+        println!(
+            "| index build (`kessai reindex`: tokenise on 2 threads, write, merge) | {:.1} s ({:.0} articles/s) |",
+            b.build_time.as_secs_f64(),
+            b.articles as f64 / b.build_time.as_secs_f64()
+        );
+        println!(
+            "| index size (keys + values in tree `search`) | {} in {} keys ({:.0} bytes/article) |",
+            mb(b.bytes),
+            b.keys,
+            b.bytes as f64 / b.articles as f64
+        );
+        println!(
+            "| store on disk before / after the index (sled) | {} / {} |",
+            mb(b.size_store),
+            mb(b.size_after)
+        );
+        println!(
+            "| incremental insert of {} articles (batches of 100) without / with the index hook | {:.2} s / {:.2} s ({:.2} ms per article for the index) |",
+            b.extra,
+            b.without.as_secs_f64(),
+            b.with.as_secs_f64(),
+            (b.with.as_secs_f64() - b.without.as_secs_f64()) * 1000.0 / b.extra as f64
+        );
+    }
     println!(
         "| query latency, full page (rank + load 20 articles + snippets), {} warm runs | p50 {} · p99 {} · max {} |",
         full.len(),
@@ -346,6 +429,11 @@ fn main() {
         "| query latency, ranking only (ids + scores) | p50 {} · p99 {} |",
         ms(percentile(&ranked, 0.5)),
         ms(percentile(&ranked, 0.99))
+    );
+    println!(
+        "| parsing + compiling a query (tokenising it and its spellings) | p50 {} · p99 {} |",
+        ms(percentile(&compiling, 0.5)),
+        ms(percentile(&compiling, 0.99))
     );
     println!(
         "| query latency, `--sort date`, full page | p50 {} · p99 {} |",
@@ -360,10 +448,19 @@ fn main() {
     if let Some(rss) = peak_rss_mb() {
         println!("| peak RSS of the benchmark process | {rss} MB |");
     }
-    println!("\nMixed query set ({} queries), matches per query:\n", QUERIES.len());
-    for (q, (_, total)) in QUERIES.iter().zip(&per_query) {
-        let total = total.map_or("page-wise (filters only)".to_string(), |t| t.to_string());
-        println!("- `{q}` → {total}");
+    println!(
+        "\nMixed query set ({} queries): matches, and median of the 10 warm full-page runs:\n",
+        QUERIES.len()
+    );
+    println!("| query | matches | median |\n|---|---|---|");
+    for ((q, (_, total)), times) in QUERIES.iter().zip(&per_query).zip(&mut each) {
+        let total = total.map_or("filters only: page-wise".to_string(), |t| t.to_string());
+        times.sort();
+        println!(
+            "| `{}` | {total} | {} |",
+            q.replace('|', "\\|"),
+            ms(percentile(times, 0.5))
+        );
     }
     println!("\nSlowest queries (warm, worst run):\n");
     for (d, q) in slowest.iter().take(5) {

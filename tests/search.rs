@@ -290,7 +290,7 @@ fn brute_force(store: &Store, compiled: &Compiled, sort: Sort) -> Vec<rank::Scor
         }
         out.push(rank::Scored {
             id: a.id.0,
-            published: a.draft.published.timestamp(),
+            published: a.draft.published.timestamp_millis(),
             score,
         });
     }

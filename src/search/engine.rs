@@ -2,14 +2,14 @@
 //! loads the results with their snippets. The CLI, the reader's `/` and saved searches use it.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
 use crate::model::{Article, ArticleId, Family, FeedId, TagId};
-use crate::search::codec::{self, Corrupt, DocInfo, Postings};
+use crate::search::codec::{self, Corrupt, DocTable, Postings, SLOTS};
 use crate::search::eval::{Bits, Eval, LeafHits, Oracle, needs_text, text_hits};
 use crate::search::index::{self, IndexError};
 use crate::search::matcher::{Compiled, Node};
@@ -289,7 +289,7 @@ impl Engine {
             if let Some(a) = self.store.get(id)? {
                 items.push(Scored {
                     id: id.0,
-                    published: a.draft.published.timestamp(),
+                    published: a.draft.published.timestamp_millis(),
                     score: 0.0,
                 });
             }
@@ -306,91 +306,101 @@ impl Engine {
     fn collect(&self, compiled: &Compiled, sort: Sort) -> Result<Vec<Scored>, SearchError> {
         let stats = self.stats()?;
         let oracle = StoreOracle::new(&self.store);
-        let mut tokens: BTreeSet<&str> = BTreeSet::new();
-        for leaf in compiled.texts() {
-            for alt in &leaf.alternatives {
-                tokens.extend(alt.iter().map(String::as_str));
-            }
-        }
-        // Term key → position of the token in `tokens`.
-        let keyed: HashMap<Vec<u8>, usize> = tokens
+        let mut tokens: Vec<&str> = compiled
+            .texts()
             .iter()
-            .enumerate()
-            .map(|(i, t)| (index::term_key(t), i))
+            .flat_map(|leaf| leaf.alternatives.iter().flatten().map(String::as_str))
             .collect();
+        tokens.sort_unstable();
+        tokens.dedup();
+        let keys: Vec<Vec<u8>> = tokens.iter().map(|t| index::term_key(t)).collect();
         let positive = compiled.positive_texts();
         let mut acc = Accumulator {
             df: vec![0; compiled.texts().len()],
             found: Vec::new(),
+            counts: Vec::new(),
             positive: &positive,
         };
 
-        // Pending documents first (read before the blocks, so a merge that lands while we
-        // read shows a document twice rather than not at all; duplicates are skipped).
-        let mut pending_docs: Vec<DocInfo> = Vec::new();
-        let mut slots: Vec<Postings> = vec![Postings::new(); tokens.len()];
-        for entry in self.tree.scan_prefix([index::PENDING]) {
-            let (k, v) = entry.map_err(sled_err)?;
-            pending_docs.push(index::scan_pending(&k, &v, &keyed, &mut slots)?);
-        }
-        let pending_postings: HashMap<String, Postings> = tokens
-            .iter()
-            .map(|t| t.to_string())
-            .zip(slots)
-            .collect();
-        let pending_ids: HashSet<u64> = pending_docs.iter().map(|d| d.id).collect();
-        self.unit(
-            compiled,
-            &oracle,
-            &pending_docs,
-            &pending_postings,
-            &mut acc,
+        // The waiting documents (all in the pending bucket), read before the blocks: a merge
+        // that lands meanwhile then shows a document twice, never not at all, and the second
+        // sighting is skipped.
+        let (pending_bucket, _) = index::decode_pending_meta(
+            self.tree
+                .get(index::KEY_PENDING)
+                .map_err(sled_err)?
+                .as_deref(),
         )?;
-
-        let mut streams: Vec<(String, Stream)> = tokens
+        let entries: Vec<(sled::IVec, sled::IVec)> = self
+            .tree
+            .scan_prefix([index::PENDING])
+            .collect::<Result<_, _>>()
+            .map_err(sled_err)?;
+        let pending: Vec<index::PendingDoc<'_>> = entries
             .iter()
-            .map(|t| (t.to_string(), Stream::new(&self.tree, &index::term_key(t))))
-            .collect();
-        let visit = |acc: &mut Accumulator,
-                     bucket: u32,
-                     docs: Vec<DocInfo>,
-                     streams: &mut Vec<(String, Stream)>|
-         -> Result<(), SearchError> {
-            let lo = u64::from(bucket) << index::BUCKET_BITS;
-            let hi = lo + (1u64 << index::BUCKET_BITS);
-            let mut postings = HashMap::with_capacity(streams.len());
-            for (tok, s) in streams.iter_mut() {
-                postings.insert(tok.clone(), s.take_range(lo, hi)?);
+            .map(|(k, v)| index::PendingDoc::decode(k, v))
+            .collect::<Result<_, _>>()?;
+        let mut waiting: Vec<Postings> = vec![Postings::new(); tokens.len()];
+        for (slot, key) in keys.iter().enumerate() {
+            index::pending_postings(&pending, key, &mut waiting[slot])?;
+        }
+        let mut pending_done = pending.is_empty();
+
+        let mut streams: Vec<Stream> = keys.iter().map(|k| Stream::new(&self.tree, k)).collect();
+        let mut tables = TableSource::new(&self.tree, needs_text(&compiled.root));
+        loop {
+            // The next bucket: the lowest where a token occurs (or the next table, when the
+            // query can match documents without its words), and the pending bucket.
+            let mut next = tables.peek_bucket()?;
+            for s in streams.iter_mut() {
+                if let Some(id) = s.peek()? {
+                    let b = index::bucket(id);
+                    next = Some(next.map_or(b, |n| n.min(b)));
+                }
             }
-            let docs: Vec<DocInfo> = docs
-                .into_iter()
-                .filter(|d| !pending_ids.contains(&d.id))
-                .collect();
-            self.unit(compiled, &oracle, &docs, &postings, acc)
-        };
-        if needs_text(&compiled.root) {
-            // Only buckets where one of the query's tokens occurs can match.
-            loop {
-                let mut next: Option<u64> = None;
-                for (_, s) in streams.iter_mut() {
-                    if let Some(id) = s.peek()? {
-                        next = Some(next.map_or(id, |n| n.min(id)));
+            let pending_due = !pending_done && next.is_none_or(|n| n >= pending_bucket);
+            let b = if pending_due {
+                pending_bucket
+            } else {
+                match next {
+                    Some(b) => b,
+                    None => break,
+                }
+            };
+            let lo = index::bucket_base(b);
+            let hi = lo + SLOTS as u64;
+            let mut table = match tables.take(b)? {
+                Some(t) => t,
+                None => self.table(b)?,
+            };
+            let mut lists: Vec<Postings> = Vec::with_capacity(tokens.len());
+            for s in streams.iter_mut() {
+                let mut p = Postings::new();
+                s.take_range(lo, hi, &mut p)?;
+                lists.push(p);
+            }
+            if b == pending_bucket && !pending_done {
+                pending_done = true;
+                for d in &pending {
+                    if let Some(s) = table.slot(d.id) {
+                        table.set(s, &d.info);
                     }
                 }
-                let Some(id) = next else { break };
-                let b = index::bucket(id);
-                let docs = self.docs(b)?;
-                visit(&mut acc, b, docs, &mut streams)?;
+                for (slot, list) in lists.iter_mut().enumerate() {
+                    if !waiting[slot].is_empty() {
+                        *list = merge_postings(list, &waiting[slot])?;
+                    }
+                }
             }
-        } else {
-            for entry in self.tree.scan_prefix([index::DOCS]) {
-                let (k, v) = entry.map_err(sled_err)?;
-                let arr: [u8; 4] = k.get(1..5).and_then(|s| s.try_into().ok()).ok_or(Corrupt)?;
-                let b = u32::from_be_bytes(arr);
-                let mut docs = Vec::new();
-                codec::get_docs(u64::from(b) << index::BUCKET_BITS, &v, &mut docs)?;
-                visit(&mut acc, b, docs, &mut streams)?;
-            }
+            let by_token: HashMap<&str, &Postings> =
+                tokens.iter().copied().zip(lists.iter()).collect();
+            self.unit(
+                compiled,
+                &oracle,
+                &table,
+                &|t| by_token.get(t).copied(),
+                &mut acc,
+            )?;
         }
 
         let avg = stats.avg_len();
@@ -398,14 +408,16 @@ impl Engine {
             .iter()
             .map(|&i| rank::idf(stats.docs, acc.df[i]))
             .collect();
+        let stride = positive.len();
         Ok(acc
             .found
-            .into_iter()
-            .map(|f| {
+            .iter()
+            .enumerate()
+            .map(|(n, f)| {
                 let mut score = 0.0f32;
                 if sort == Sort::Relevance {
                     let len = rank::weighted_len(f.lens);
-                    for (k, counts) in f.counts.iter().enumerate() {
+                    for (k, counts) in acc.counts[n * stride..(n + 1) * stride].iter().enumerate() {
                         if counts.iter().any(|&c| c > 0) {
                             score += rank::term_score(idfs[k], *counts, len, avg);
                         }
@@ -421,65 +433,85 @@ impl Engine {
     }
 
     /// The document table of a bucket (empty when it has none).
-    fn docs(&self, bucket: u32) -> Result<Vec<DocInfo>, SearchError> {
-        let mut docs = Vec::new();
-        if let Some(v) = self.tree.get(index::docs_key(bucket)).map_err(sled_err)? {
-            codec::get_docs(u64::from(bucket) << index::BUCKET_BITS, &v, &mut docs)?;
-        }
-        Ok(docs)
+    fn table(&self, bucket: u32) -> Result<DocTable, SearchError> {
+        let base = index::bucket_base(bucket);
+        Ok(
+            match self.tree.get(index::docs_key(bucket)).map_err(sled_err)? {
+                Some(v) => DocTable::from_bytes(base, &v)?,
+                None => DocTable::empty(base),
+            },
+        )
     }
 
-    /// Evaluates one unit (a bucket, or the pending documents) and records its matches.
-    fn unit(
+    /// Evaluates one bucket and records its matches.
+    fn unit<'p>(
         &self,
         compiled: &Compiled,
         oracle: &StoreOracle<'_>,
-        docs: &[DocInfo],
-        postings: &HashMap<String, Postings>,
+        table: &DocTable,
+        postings: &dyn Fn(&str) -> Option<&'p Postings>,
         acc: &mut Accumulator<'_>,
     ) -> Result<(), SearchError> {
-        if docs.is_empty() {
+        if table.count() == 0 {
             return Ok(());
         }
         let leaves: Vec<LeafHits> = compiled
             .texts()
             .iter()
-            .map(|leaf| text_hits(leaf, docs, postings))
-            .collect();
+            .map(|leaf| text_hits(leaf, table, postings))
+            .collect::<Result<_, _>>()?;
         for (i, l) in leaves.iter().enumerate() {
             acc.df[i] += l.bits.count() as u64;
         }
         let matched = Eval {
             compiled,
-            docs,
+            table,
             leaves: &leaves,
             oracle,
         }
         .run()?;
-        for i in matched.ones() {
-            let d = &docs[i];
+        for s in matched.ones() {
+            let info = table.info(s);
             acc.found.push(Found {
-                id: d.id,
-                published: d.published,
-                lens: d.lens,
-                counts: acc.positive.iter().map(|&k| leaves[k].counts[i]).collect(),
+                id: table.base + s as u64,
+                published: info.published,
+                lens: info.lens,
             });
+            acc.counts
+                .extend(acc.positive.iter().map(|&k| leaves[k].counts[s]));
         }
         Ok(())
     }
+}
+
+/// Two postings lists of disjoint documents as one, ids ascending.
+fn merge_postings(a: &Postings, b: &Postings) -> Result<Postings, Corrupt> {
+    let mut out = Postings::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let take_a = j >= b.len() || (i < a.len() && a.ids[i] < b.ids[j]);
+        let (p, k) = if take_a { (a, &mut i) } else { (b, &mut j) };
+        if out.ids.last().is_some_and(|&last| last >= p.ids[*k]) {
+            *k += 1; // the same document twice (a merge raced this query): keep the first
+            continue;
+        }
+        out.push_occ(p.ids[*k], &p.occ(*k)?)?;
+        *k += 1;
+    }
+    Ok(out)
 }
 
 struct Found {
     id: u64,
     published: i64,
     lens: [u32; 3],
-    /// Hits per positive text leaf.
-    counts: Vec<[u32; 3]>,
 }
 
 struct Accumulator<'a> {
     df: Vec<u64>,
     found: Vec<Found>,
+    /// Hits per positive text leaf of each found document, `positive.len()` per document.
+    counts: Vec<[u32; 3]>,
     positive: &'a [usize],
 }
 
@@ -490,86 +522,131 @@ fn sled_err(e: sled::Error) -> SearchError {
     })
 }
 
-/// A term's postings in id order, decoded one block at a time.
+/// The document tables in bucket order, for queries that can match documents without any
+/// of their words (`-tag:incident`, `a OR tag:x`); others look tables up by bucket.
+struct TableSource {
+    iter: Option<sled::Iter>,
+    peeked: Option<(u32, sled::IVec)>,
+}
+
+impl TableSource {
+    fn new(tree: &sled::Tree, needs_text: bool) -> TableSource {
+        TableSource {
+            iter: (!needs_text).then(|| tree.scan_prefix([index::DOCS])),
+            peeked: None,
+        }
+    }
+
+    fn peek_bucket(&mut self) -> Result<Option<u32>, SearchError> {
+        if self.peeked.is_none() {
+            if let Some(iter) = self.iter.as_mut() {
+                if let Some(entry) = iter.next() {
+                    let (k, v) = entry.map_err(sled_err)?;
+                    self.peeked = Some((index::docs_key_bucket(&k)?, v));
+                }
+            }
+        }
+        Ok(self.peeked.as_ref().map(|(b, _)| *b))
+    }
+
+    /// The table of bucket `b` if it is the one peeked (skipping tables before it).
+    fn take(&mut self, b: u32) -> Result<Option<DocTable>, SearchError> {
+        while let Some(pb) = self.peek_bucket()? {
+            if pb > b {
+                return Ok(None);
+            }
+            let Some((pb, v)) = self.peeked.take() else {
+                return Ok(None);
+            };
+            if pb == b {
+                return Ok(Some(DocTable::from_bytes(index::bucket_base(b), &v)?));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A term's postings in id order, read block by block straight into per-bucket lists.
 struct Stream {
     iter: sled::Iter,
-    buf: Postings,
-    at: usize,
-    done: bool,
+    block: Option<(u64, sled::IVec, usize, bool)>, // first id, value, cursor, first posting?
+    next: Option<(u64, std::ops::Range<usize>)>,   // the next posting: id, occurrences
 }
 
 impl Stream {
     fn new(tree: &sled::Tree, term_key: &[u8]) -> Stream {
         Stream {
             iter: tree.scan_prefix(index::postings_prefix(term_key)),
-            buf: Postings::new(),
-            at: 0,
-            done: false,
+            block: None,
+            next: None,
         }
     }
 
-    /// Makes sure a posting is buffered unless the term is exhausted.
-    fn fill(&mut self) -> Result<(), SearchError> {
-        while self.at >= self.buf.len() && !self.done {
-            match self.iter.next() {
-                None => self.done = true,
-                Some(entry) => {
-                    let (k, v) = entry.map_err(sled_err)?;
-                    self.buf = Postings::new();
-                    self.at = 0;
-                    index::decode_block(index::block_first_id(&k)?, &v, &mut self.buf)?;
+    /// Reads the next posting's id (and where its occurrences are), loading blocks as
+    /// needed.
+    fn peek(&mut self) -> Result<Option<u64>, SearchError> {
+        loop {
+            if let Some((id, _)) = &self.next {
+                return Ok(Some(*id));
+            }
+            match self.block.as_mut() {
+                Some((id, value, at, first)) => {
+                    if *at >= value.len() {
+                        self.block = None;
+                        continue;
+                    }
+                    let delta = codec::get_varint(value, at)?;
+                    if !*first && delta == 0 {
+                        return Err(Corrupt.into());
+                    }
+                    *first = false;
+                    *id = id.checked_add(delta).ok_or(Corrupt)?;
+                    let occ_len = codec::get_sized(value, at)?.len();
+                    self.next = Some((*id, *at - occ_len..*at));
+                }
+                None => match self.iter.next() {
+                    None => return Ok(None),
+                    Some(entry) => {
+                        let (k, v) = entry.map_err(sled_err)?;
+                        if v.len() < 8 {
+                            return Err(Corrupt.into());
+                        }
+                        self.block = Some((index::key_id(&k)?, v, 8, true));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Appends the postings with ids in `[lo, hi)` to `out`; those below `lo` are skipped.
+    fn take_range(&mut self, lo: u64, hi: u64, out: &mut Postings) -> Result<(), SearchError> {
+        while let Some(id) = self.peek()? {
+            if id >= hi {
+                break;
+            }
+            if let (Some((_, range)), Some((_, value, _, _))) = (self.next.take(), &self.block) {
+                if id >= lo {
+                    out.push_occ(id, &value[range])?;
                 }
             }
         }
         Ok(())
     }
-
-    /// The next id, if any.
-    fn peek(&mut self) -> Result<Option<u64>, SearchError> {
-        self.fill()?;
-        Ok(self.buf.ids.get(self.at).copied())
-    }
-
-    /// The postings with ids in `[lo, hi)`; those below `lo` are skipped.
-    fn take_range(&mut self, lo: u64, hi: u64) -> Result<Postings, SearchError> {
-        let mut out = Postings::new();
-        loop {
-            self.fill()?;
-            let Some(&id) = self.buf.ids.get(self.at) else {
-                return Ok(out);
-            };
-            if id >= hi {
-                return Ok(out);
-            }
-            if id >= lo {
-                out.push_from(&self.buf, self.at);
-            }
-            self.at += 1;
-        }
-    }
 }
 
-/// How much a per-document check costs against one entry of an enumerated set.
-fn check_cost(node: &Node) -> u64 {
-    match node {
-        Node::Is(_) => 1,
-        Node::Tag(_) | Node::Family(_) => 4,
-        _ => 12,
-    }
-}
-
-/// Answers tag, family, feed and reading-state leaves from the store: per document while
-/// the documents asked about are few, by reading the store's index for that leaf once it
-/// is cheaper than going on checking one by one.
+/// Answers tag, family, feed and reading-state leaves from the store: document by document
+/// with point lookups in the store's indexes while the documents asked about are fewer than
+/// the leaf selects, else by reading the leaf's index once into a set.
 struct StoreOracle<'s> {
     store: &'s Store,
-    /// Per leaf (by its debug text): the checking work so far, and the set once read.
+    /// Per leaf (by its debug text): documents checked one by one so far, and the set once
+    /// read.
     state: RefCell<HashMap<String, LeafState>>,
     /// Article counts per leaf, from the store's counters (read on first need).
     counts: RefCell<Option<Counts>>,
 }
 
-/// Checking work spent on a leaf so far, and its set of ids once read from the store.
+/// Documents checked one by one for a leaf so far, and its set of ids once read.
 type LeafState = (u64, Option<HashSet<u64>>);
 
 struct Counts {
@@ -578,6 +655,7 @@ struct Counts {
     feeds: HashMap<FeedId, u64>,
     unread: u64,
     starred: u64,
+    total: u64,
 }
 
 impl<'s> StoreOracle<'s> {
@@ -613,6 +691,7 @@ impl<'s> StoreOracle<'s> {
                     .collect(),
                 unread: self.store.unread_count()?,
                 starred: self.store.starred_count()?,
+                total: self.store.article_count()?,
             });
         }
         let Some(c) = slot.as_ref() else { return Ok(0) };
@@ -621,11 +700,13 @@ impl<'s> StoreOracle<'s> {
             Node::Family(f) => c.families.get(f).copied().unwrap_or(0),
             Node::Feed(f) => c.feeds.get(f).copied().unwrap_or(0),
             Node::Is(Status::Starred) => c.starred,
+            Node::Is(Status::Read) => c.total.saturating_sub(c.unread),
             _ => c.unread,
         })
     }
 
-    /// The store filter selecting exactly the leaf's articles.
+    /// The store filter selecting exactly the leaf's articles (`is:read` is answered as
+    /// "not unread").
     fn filter(node: &Node) -> ListFilter {
         let mut f = ListFilter::default();
         match node {
@@ -638,12 +719,11 @@ impl<'s> StoreOracle<'s> {
         f
     }
 
-    fn enumerate(&self, node: &Node) -> Result<HashSet<u64>, StoreError> {
-        let filter = Self::filter(node);
+    fn enumerate(&self, filter: &ListFilter) -> Result<HashSet<u64>, StoreError> {
         let mut set = HashSet::new();
         let mut cursor = None;
         loop {
-            let page = self.store.page(&filter, cursor, 4096)?;
+            let page = self.store.page(filter, cursor, 4096)?;
             set.extend(page.items.iter().map(|id| id.0));
             match page.next {
                 Some(c) => cursor = Some(c),
@@ -651,68 +731,57 @@ impl<'s> StoreOracle<'s> {
             }
         }
     }
-
-    fn check(&self, node: &Node, id: ArticleId) -> Result<bool, StoreError> {
-        Ok(match node {
-            Node::Tag(t) => self
-                .store
-                .analysis(id)?
-                .is_some_and(|a| a.tags.iter().any(|h| &h.tag == t)),
-            Node::Family(f) => self
-                .store
-                .analysis(id)?
-                .is_some_and(|a| a.tags.iter().any(|h| h.family == *f)),
-            Node::Feed(feed) => self.store.get(id)?.is_some_and(|a| &a.draft.feed == feed),
-            Node::Is(Status::Starred) => self.store.flags(id)?.is_some_and(|f| f.starred),
-            _ => self.store.flags(id)?.is_some_and(|f| !f.read),
-        })
-    }
 }
 
 impl Oracle for StoreOracle<'_> {
     type Error = SearchError;
 
-    fn select(&self, node: &Node, docs: &[DocInfo], domain: &Bits) -> Result<Bits, SearchError> {
-        if let Node::Is(Status::Read) = node {
-            // Read = not unread.
-            let unread = self.select(&Node::Is(Status::Unread), docs, domain)?;
-            let mut b = domain.clone();
-            b.and_not(&unread);
-            return Ok(b);
-        }
-        let key = format!("{node:?}");
+    fn size(&self, node: &Node) -> u64 {
+        // An unreadable counter only affects the order of evaluation, not the answer.
+        self.count(node).unwrap_or(u64::MAX / 2)
+    }
+
+    fn select(&self, node: &Node, table: &DocTable, domain: &Bits) -> Result<Bits, SearchError> {
+        let negate = matches!(node, Node::Is(Status::Read));
+        let filter = Self::filter(node);
+        // Read the leaf's whole set once that is cheaper than the point lookups so far
+        // plus these (a set is read from the store's index as cheaply as a lookup each).
+        let key = format!("{filter:?}");
         let asked = domain.count() as u64;
-        let enumerate = {
-            let state = self.state.borrow();
-            match state.get(&key) {
-                Some((_, Some(_))) => false,
-                Some((spent, None)) => spent + asked * check_cost(node) > self.count(node)?,
-                None => asked * check_cost(node) > self.count(node)?,
-            }
+        let size = self.count(&if negate {
+            Node::Is(Status::Unread)
+        } else {
+            node.clone()
+        })?;
+        let enumerate = match self.state.borrow().get(&key) {
+            Some((_, Some(_))) => false,
+            Some((spent, None)) => spent + asked > size,
+            None => asked > size,
         };
         if enumerate {
-            let set = self.enumerate(node)?;
+            let set = self.enumerate(&filter)?;
             self.state.borrow_mut().insert(key.clone(), (0, Some(set)));
         }
-        let mut out = Bits::empty(docs.len());
+        let mut out = Bits::empty(SLOTS);
         let mut state = self.state.borrow_mut();
         let entry = state.entry(key).or_insert((0, None));
-        match &entry.1 {
-            Some(set) => {
-                for i in domain.ones() {
-                    if set.contains(&docs[i].id) {
-                        out.set(i);
-                    }
+        for s in domain.ones() {
+            let id = table.base + s as u64;
+            let inside = match &entry.1 {
+                Some(set) => set.contains(&id),
+                None => {
+                    let published = DateTime::<Utc>::from_timestamp_millis(table.info(s).published)
+                        .ok_or(Corrupt)?;
+                    self.store
+                        .filter_contains(&filter, ArticleId(id), published)?
                 }
+            };
+            if inside != negate {
+                out.set(s);
             }
-            None => {
-                entry.0 += asked * check_cost(node);
-                for i in domain.ones() {
-                    if self.check(node, ArticleId(docs[i].id))? {
-                        out.set(i);
-                    }
-                }
-            }
+        }
+        if entry.1.is_none() {
+            entry.0 += asked;
         }
         Ok(out)
     }

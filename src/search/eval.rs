@@ -3,12 +3,10 @@
 //! and reading state through an [`Oracle`] (the store's indexes). The meaning is the
 //! matcher's; `tests/search.rs` checks that the two agree.
 
-use std::collections::HashMap;
-
-use crate::search::codec::{DocInfo, Postings};
+use crate::search::codec::{Corrupt, DocTable, Postings, SLOTS};
 use crate::search::matcher::{Compiled, Node, TextLeaf};
 
-/// A set of documents of one bucket: bit `i` stands for `docs[i]`.
+/// A set of documents of one bucket: bit `i` stands for slot `i` (id = base + i).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bits {
     words: Vec<u64>,
@@ -25,6 +23,7 @@ impl Bits {
     }
 
     /// All `len` documents.
+    #[cfg(test)]
     pub fn full(len: usize) -> Bits {
         let mut b = Bits::empty(len);
         for i in 0..len {
@@ -85,98 +84,119 @@ impl Bits {
     }
 }
 
-/// Where a text leaf matches in a bucket: the set, and per document its hits per field.
+/// Where a text leaf matches in a bucket: the set, and per slot its hits per field.
 #[derive(Debug, Clone)]
 pub struct LeafHits {
     /// Documents where it occurs.
     pub bits: Bits,
-    /// Per document (same index as `docs`): hits in title, lead, body.
+    /// Per slot: hits in title, lead, body.
     pub counts: Vec<[u32; 3]>,
 }
 
-/// Finds a text leaf in a bucket. `postings` holds, for every token the query needs, its
-/// postings in this bucket (ids of documents not in `docs` — removed ones — are ignored).
-/// Hits per field are the largest count among the leaf's spellings (two spellings that
-/// overlap at one place, `J-Coin Pay` and `J-Coin`, are not counted twice).
-pub fn text_hits(
+/// Finds a text leaf in a bucket. `postings(token)` gives a token's postings in this
+/// bucket (ids of documents absent from `table` — removed ones — are ignored). Hits per
+/// field are the largest count among the leaf's spellings (two spellings that overlap at
+/// one place, `J-Coin Pay` and `J-Coin`, are not counted twice).
+pub fn text_hits<'p>(
     leaf: &TextLeaf,
-    docs: &[DocInfo],
-    postings: &HashMap<String, Postings>,
-) -> LeafHits {
+    table: &DocTable,
+    postings: &dyn Fn(&str) -> Option<&'p Postings>,
+) -> Result<LeafHits, Corrupt> {
     let mut hits = LeafHits {
-        bits: Bits::empty(docs.len()),
-        counts: vec![[0; 3]; docs.len()],
+        bits: Bits::empty(SLOTS),
+        counts: vec![[0; 3]; SLOTS],
     };
     let empty = Postings::new();
+    let mut bufs: Vec<Vec<u32>> = Vec::new();
     for alt in &leaf.alternatives {
-        let lists: Vec<&Postings> = alt
-            .iter()
-            .map(|t| postings.get(t).unwrap_or(&empty))
-            .collect();
-        let Some(first) = lists.first().filter(|l| !l.is_empty()) else {
+        let lists: Vec<&Postings> = alt.iter().map(|t| postings(t).unwrap_or(&empty)).collect();
+        if lists.iter().any(|l| l.is_empty()) {
             continue;
-        };
-        let mut at = vec![0usize; lists.len()];
-        for i in 0..first.len() {
-            let id = first.ids[i];
-            let Ok(doc) = docs.binary_search_by_key(&id, |d| d.id) else {
-                continue;
-            };
-            // The posting index of this document in every other token's list.
-            let mut all = true;
-            for (k, list) in lists.iter().enumerate().skip(1) {
-                match list.find(id) {
-                    Some(j) => at[k] = j,
-                    None => {
-                        all = false;
-                        break;
-                    }
+        }
+        if let [only] = lists.as_slice() {
+            // One token: counts straight from the postings, no positions decoded.
+            for (i, &id) in only.ids.iter().enumerate() {
+                let Some(slot) = table.slot(id).filter(|&s| table.present(s)) else {
+                    continue;
+                };
+                hits.bits.set(slot);
+                let c = only.counts[i];
+                let slot_counts = &mut hits.counts[slot];
+                for f in 0..3 {
+                    slot_counts[f] = slot_counts[f].max(c[f]);
                 }
             }
-            if !all {
+            continue;
+        }
+        // A phrase: walk the rarest token's postings, look the others up.
+        let rarest = (0..lists.len())
+            .min_by_key(|&k| lists[k].len())
+            .unwrap_or(0);
+        bufs.resize_with(lists.len(), Vec::new);
+        let mut at = vec![0usize; lists.len()];
+        'docs: for &id in &lists[rarest].ids {
+            let Some(slot) = table.slot(id).filter(|&s| table.present(s)) else {
                 continue;
+            };
+            for (k, list) in lists.iter().enumerate() {
+                match list.find(id) {
+                    Some(j) => at[k] = j,
+                    None => continue 'docs,
+                }
             }
             let mut counts = [0u32; 3];
             for (f, count) in counts.iter_mut().enumerate() {
-                *count = first
-                    .positions(i, f)
+                if lists
+                    .iter()
+                    .enumerate()
+                    .any(|(k, l)| l.counts[at[k]][f] == 0)
+                {
+                    continue;
+                }
+                for (k, list) in lists.iter().enumerate() {
+                    list.positions_into(at[k], f, &mut bufs[k])?;
+                }
+                *count = bufs[0]
                     .iter()
                     .filter(|&&p| {
-                        lists.iter().enumerate().skip(1).all(|(k, list)| {
-                            p.checked_add(k as u32).is_some_and(|want| {
-                                list.positions(at[k], f).binary_search(&want).is_ok()
-                            })
+                        (1..lists.len()).all(|k| {
+                            p.checked_add(k as u32)
+                                .is_some_and(|want| bufs[k].binary_search(&want).is_ok())
                         })
                     })
                     .count() as u32;
             }
             if counts.iter().any(|&c| c > 0) {
-                hits.bits.set(doc);
-                let slot = &mut hits.counts[doc];
+                hits.bits.set(slot);
+                let slot_counts = &mut hits.counts[slot];
                 for f in 0..3 {
-                    slot[f] = slot[f].max(counts[f]);
+                    slot_counts[f] = slot_counts[f].max(counts[f]);
                 }
             }
         }
     }
-    hits
+    Ok(hits)
 }
 
 /// Answers the structured leaves the index does not hold: `tag:`, `feed:`, `is:`.
 pub trait Oracle {
     /// The error reading the answers may give.
     type Error;
-    /// Of the documents of `docs` in `domain`, those that `node` (a `Tag`, `Family`, `Feed`
+    /// Of the documents of `table` in `domain`, those that `node` (a `Tag`, `Family`, `Feed`
     /// or `Is` node) selects.
-    fn select(&self, node: &Node, docs: &[DocInfo], domain: &Bits) -> Result<Bits, Self::Error>;
+    fn select(&self, node: &Node, table: &DocTable, domain: &Bits) -> Result<Bits, Self::Error>;
+
+    /// How many articles the leaf selects in the whole store (to try the most selective
+    /// leaves first).
+    fn size(&self, node: &Node) -> u64;
 }
 
 /// One bucket's evaluation context.
 pub struct Eval<'a, O> {
     /// The query.
     pub compiled: &'a Compiled,
-    /// The bucket's documents, ascending by id.
-    pub docs: &'a [DocInfo],
+    /// The bucket's documents.
+    pub table: &'a DocTable,
     /// Per text leaf of the query (same index), its hits in this bucket.
     pub leaves: &'a [LeafHits],
     /// Structured leaves.
@@ -186,7 +206,13 @@ pub struct Eval<'a, O> {
 impl<O: Oracle> Eval<'_, O> {
     /// The documents of the bucket that match the whole query.
     pub fn run(&self) -> Result<Bits, O::Error> {
-        self.node(&self.compiled.root, &Bits::full(self.docs.len()))
+        let mut all = Bits::empty(SLOTS);
+        for s in 0..SLOTS {
+            if self.table.present(s) {
+                all.set(s);
+            }
+        }
+        self.node(&self.compiled.root, &all)
     }
 
     /// The documents of `domain` that match `node`. Children are evaluated cheapest first,
@@ -197,17 +223,17 @@ impl<O: Oracle> Eval<'_, O> {
                 let mut b = self
                     .leaves
                     .get(*i)
-                    .map_or_else(|| Bits::empty(self.docs.len()), |l| l.bits.clone());
+                    .map_or_else(|| Bits::empty(SLOTS), |l| l.bits.clone());
                 b.and(domain);
                 b
             }
-            Node::Since(t) => self.by_time(domain, |p| p >= t.timestamp()),
-            Node::Before(t) => self.by_time(domain, |p| p < t.timestamp()),
+            Node::Since(t) => self.by_time(domain, |p| p >= t.timestamp_millis()),
+            Node::Before(t) => self.by_time(domain, |p| p < t.timestamp_millis()),
             Node::Tag(_) | Node::Family(_) | Node::Feed(_) | Node::Is(_) => {
                 if domain.is_empty() {
                     domain.clone()
                 } else {
-                    let mut b = self.oracle.select(node, self.docs, domain)?;
+                    let mut b = self.oracle.select(node, self.table, domain)?;
                     b.and(domain);
                     b
                 }
@@ -219,7 +245,7 @@ impl<O: Oracle> Eval<'_, O> {
             }
             Node::And(children) => {
                 let mut d = domain.clone();
-                for c in by_cost(children) {
+                for c in self.by_cost(children) {
                     if d.is_empty() {
                         break;
                     }
@@ -228,8 +254,8 @@ impl<O: Oracle> Eval<'_, O> {
                 d
             }
             Node::Or(children) => {
-                let mut acc = Bits::empty(self.docs.len());
-                for c in by_cost(children) {
+                let mut acc = Bits::empty(SLOTS);
+                for c in self.by_cost(children) {
                     let mut rest = domain.clone();
                     rest.and_not(&acc);
                     if rest.is_empty() {
@@ -243,30 +269,34 @@ impl<O: Oracle> Eval<'_, O> {
     }
 
     fn by_time(&self, domain: &Bits, keep: impl Fn(i64) -> bool) -> Bits {
-        let mut b = Bits::empty(self.docs.len());
+        let mut b = Bits::empty(SLOTS);
         for i in domain.ones() {
-            if keep(self.docs[i].published) {
+            if keep(self.table.info(i).published) {
                 b.set(i);
             }
         }
         b
     }
-}
 
-/// Whether answering a node may need the oracle (tags, feeds, reading state).
-fn cost(node: &Node) -> u8 {
-    match node {
-        Node::Text(_) | Node::Since(_) | Node::Before(_) => 0,
-        Node::Tag(_) | Node::Family(_) | Node::Feed(_) | Node::Is(_) => 1,
-        Node::Not(inner) => cost(inner),
-        Node::And(ns) | Node::Or(ns) => ns.iter().map(cost).max().unwrap_or(0),
+    /// What answering a node costs: text and dates are free (already in memory); a leaf the
+    /// store answers costs more the more articles it selects, so the most selective goes
+    /// first and leaves the others few documents to check.
+    fn cost(&self, node: &Node) -> u64 {
+        match node {
+            Node::Text(_) | Node::Since(_) | Node::Before(_) => 0,
+            Node::Tag(_) | Node::Family(_) | Node::Feed(_) | Node::Is(_) => {
+                1 + self.oracle.size(node)
+            }
+            Node::Not(inner) => self.cost(inner),
+            Node::And(ns) | Node::Or(ns) => ns.iter().map(|n| self.cost(n)).max().unwrap_or(0),
+        }
     }
-}
 
-fn by_cost(nodes: &[Node]) -> Vec<&Node> {
-    let mut v: Vec<&Node> = nodes.iter().collect();
-    v.sort_by_key(|n| cost(n));
-    v
+    fn by_cost<'n>(&self, nodes: &'n [Node]) -> Vec<&'n Node> {
+        let mut v: Vec<(u64, &Node)> = nodes.iter().map(|n| (self.cost(n), n)).collect();
+        v.sort_by_key(|(c, _)| *c);
+        v.into_iter().map(|(_, n)| n).collect()
+    }
 }
 
 /// Whether every document the node matches must contain one of its text leaves outside a
@@ -302,14 +332,10 @@ mod tests {
 
     #[test]
     fn phrases_need_consecutive_positions_in_one_field() {
-        let docs: Vec<DocInfo> = [10, 11, 12]
-            .map(|id| DocInfo {
-                id,
-                published: 0,
-                lens: [5, 5, 5],
-            })
-            .to_vec();
-        let mut postings = HashMap::new();
+        let mut table = DocTable::empty(0);
+        for id in [10, 11, 12] {
+            table.set(id, &crate::search::codec::DocInfo::default());
+        }
         let mut a = Postings::new();
         a.push(10, &[vec![0], vec![], vec![4]]);
         a.push(11, &[vec![], vec![], vec![1]]);
@@ -320,23 +346,26 @@ mod tests {
         b.push(11, &[vec![], vec![], vec![7]]);
         b.push(12, &[vec![], vec![0], vec![]]); // next field: not a phrase
         b.push(99, &[vec![1], vec![], vec![]]);
-        postings.insert("a".to_string(), a);
-        postings.insert("b".to_string(), b);
+        let lookup = |t: &str| match t {
+            "a" => Some(&a),
+            "b" => Some(&b),
+            _ => None,
+        };
         let leaf = TextLeaf {
             text: "a b".into(),
             alternatives: vec![vec!["a".into(), "b".into()]],
         };
-        let hits = text_hits(&leaf, &docs, &postings);
-        assert_eq!(hits.bits.ones().collect::<Vec<_>>(), vec![0]);
-        assert_eq!(hits.counts[0], [1, 0, 1]);
+        let hits = text_hits(&leaf, &table, &lookup).unwrap();
+        assert_eq!(hits.bits.ones().collect::<Vec<_>>(), vec![10]);
+        assert_eq!(hits.counts[10], [1, 0, 1]);
         let single = TextLeaf {
             text: "b".into(),
             alternatives: vec![vec!["b".into()], vec!["a".into(), "b".into()]],
         };
-        let hits = text_hits(&single, &docs, &postings);
+        let hits = text_hits(&single, &table, &lookup).unwrap();
         assert_eq!(hits.bits.count(), 3);
         assert_eq!(
-            hits.counts[0],
+            hits.counts[10],
             [1, 0, 1],
             "overlapping spellings are not counted twice"
         );

@@ -4,25 +4,28 @@
 //! # Layout (tree `search`)
 //!
 //! ```text
-//! m/format                    → u32: layout version
-//! m/stats                     → docs ‖ tokens in titles ‖ leads ‖ bodies (u64 each)
-//! m/pending                   → u32: documents waiting in `q`
-//! q ‖ id                      → a new document: its record and all its postings
-//! p ‖ term ‖ first id         → posting block of a term: last id (u64) ‖ postings
-//! D ‖ bucket                  → document table of ids [bucket·256, bucket·256+256)
+//! m/format              → u32: layout version
+//! m/stats               → docs ‖ tokens in titles ‖ leads ‖ bodies (u64 each)
+//! m/pending             → bucket (u32) ‖ count (u32): where new documents wait
+//! q ‖ id                → a waiting document: record, term directory, occurrences
+//! p ‖ term ‖ first id   → posting block of a term (see `codec`)
+//! D ‖ bucket            → document table of ids [bucket·256, bucket·256 + 256)
 //! ```
 //!
-//! `term` is a length byte and the folded token (or `0xFF` and a hash for tokens longer
-//! than 200 bytes), so that no term's keys are a prefix of another's. A new article costs
-//! one `q` entry (no read-modify-write of posting lists per article); every
-//! [`MERGE_AT`] articles the pending ones are merged: each term's postings are appended to
-//! its last block (a new block starts past [`BLOCK_BYTES`]) and the records go into their
-//! document tables. Blocks are term-major, so a rare term costs one small key however many
-//! articles there are, and a query reads only the blocks of its own terms.
+//! `term` is a length byte and the folded token (or `0xFF` and a hash for tokens longer than
+//! 200 bytes), so no term's keys are a prefix of another's.
 //!
-//! A removed article leaves its document record (and so every query) at once; its postings
+//! New documents wait in `q`, all in one bucket (the pending bucket, above every merged
+//! one); an article costs one `q` entry, no read-modify-write of posting lists. When an id
+//! of a later bucket arrives, the waiting documents are merged: each term's postings are
+//! appended to its last block (a new block starts past [`BLOCK_BYTES`]) and the bucket's
+//! document table is written. Blocks are term-major, so a rare term costs one small key
+//! however many articles there are, and a query reads only the blocks of its own terms,
+//! bucket by bucket. An older id indexed again (rare) goes straight into its bucket.
+//!
+//! A removed article leaves its document table (and so every query) at once; its postings
 //! stay in their blocks as garbage that queries skip (they only count documents present in
-//! a document table) until `kessai reindex` rewrites the index.
+//! a table) until `kessai reindex` rewrites the index.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,7 +34,7 @@ use sha2::{Digest, Sha256};
 use sled::IVec;
 
 use crate::model::{Analysis, Article, ArticleId};
-use crate::search::codec::{self, Corrupt, DocInfo, Postings};
+use crate::search::codec::{self, BlockReader, Corrupt, DocInfo, DocTable, Postings, SLOTS};
 use crate::search::matcher::Doc;
 use crate::search::rank::Stats;
 use crate::store::{Batch, IndexCtx, IndexResult, Indexer, Store, StoreError};
@@ -40,11 +43,9 @@ use crate::tokenize::Tokenizer;
 /// The reader tree that holds the index.
 pub const TREE: &str = "search";
 /// Index layout version; a different one on disk means `kessai reindex`.
-pub const FORMAT: u32 = 1;
-/// Ids per document table.
+pub const FORMAT: u32 = 2;
+/// log2 of the ids per bucket (document table).
 pub const BUCKET_BITS: u32 = 8;
-/// Pending documents that trigger a merge.
-pub const MERGE_AT: u32 = 256;
 /// A posting block is closed once it holds this many bytes.
 pub const BLOCK_BYTES: usize = 2048;
 /// Longest token kept verbatim in a key; longer ones are hashed.
@@ -52,10 +53,12 @@ const MAX_TERM_BYTES: usize = 200;
 
 pub(crate) const KEY_FORMAT: &[u8] = b"m/format";
 pub(crate) const KEY_STATS: &[u8] = b"m/stats";
-const KEY_PENDING: &[u8] = b"m/pending";
+pub(crate) const KEY_PENDING: &[u8] = b"m/pending";
 pub(crate) const PENDING: u8 = b'q';
 pub(crate) const POSTINGS: u8 = b'p';
 pub(crate) const DOCS: u8 = b'D';
+
+const _: () = assert!(1usize << BUCKET_BITS == SLOTS);
 
 /// The key bytes of a folded token.
 pub fn term_key(norm: &str) -> Vec<u8> {
@@ -74,7 +77,12 @@ pub fn term_key(norm: &str) -> Vec<u8> {
 
 /// The bucket of an id.
 pub fn bucket(id: u64) -> u32 {
-    (id >> BUCKET_BITS) as u32
+    u32::try_from(id >> BUCKET_BITS).unwrap_or(u32::MAX)
+}
+
+/// The first id of a bucket.
+pub fn bucket_base(b: u32) -> u64 {
+    u64::from(b) << BUCKET_BITS
 }
 
 /// `D ‖ bucket`.
@@ -84,11 +92,28 @@ pub(crate) fn docs_key(bucket: u32) -> [u8; 5] {
     k
 }
 
+/// The bucket of a `D` key.
+pub(crate) fn docs_key_bucket(key: &[u8]) -> Result<u32, Corrupt> {
+    let arr: [u8; 4] = key
+        .get(1..5)
+        .ok_or(Corrupt)?
+        .try_into()
+        .map_err(|_| Corrupt)?;
+    Ok(u32::from_be_bytes(arr))
+}
+
 /// `q ‖ id`.
 fn pending_key(id: u64) -> [u8; 9] {
     let mut k = [PENDING, 0, 0, 0, 0, 0, 0, 0, 0];
     k[1..].copy_from_slice(&id.to_be_bytes());
     k
+}
+
+/// The id in a key ending with one (u64 BE).
+pub(crate) fn key_id(key: &[u8]) -> Result<u64, Corrupt> {
+    let tail = key.len().checked_sub(8).ok_or(Corrupt)?;
+    let arr: [u8; 8] = key[tail..].try_into().map_err(|_| Corrupt)?;
+    Ok(u64::from_be_bytes(arr))
 }
 
 /// `p ‖ term`: the prefix of a term's blocks.
@@ -97,19 +122,6 @@ pub(crate) fn postings_prefix(term_key: &[u8]) -> Vec<u8> {
     k.push(POSTINGS);
     k.extend_from_slice(term_key);
     k
-}
-
-/// The first id of a block, from its key.
-pub(crate) fn block_first_id(key: &[u8]) -> Result<u64, Corrupt> {
-    let tail = key.len().checked_sub(8).ok_or(Corrupt)?;
-    let arr: [u8; 8] = key[tail..].try_into().map_err(|_| Corrupt)?;
-    Ok(u64::from_be_bytes(arr))
-}
-
-/// Decodes a block value (`last id ‖ postings`) whose key says it starts at `first`.
-pub(crate) fn decode_block(first: u64, value: &[u8], out: &mut Postings) -> Result<(), Corrupt> {
-    let body = value.get(8..).ok_or(Corrupt)?;
-    out.extend_from_block(first, body)
 }
 
 fn block_last_id(value: &[u8]) -> Result<u64, Corrupt> {
@@ -124,10 +136,12 @@ fn block_last_id(value: &[u8]) -> Result<u64, Corrupt> {
 /// What the index keeps of one article: its record and its terms with their positions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedDoc {
+    /// The article id.
+    pub id: u64,
     /// Record for ranking and date filters.
     pub info: DocInfo,
-    /// Term key → positions in title, lead, body.
-    pub terms: BTreeMap<Vec<u8>, [Vec<u32>; 3]>,
+    /// Term key → encoded occurrences (positions in title, lead, body).
+    pub terms: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl IndexedDoc {
@@ -135,22 +149,30 @@ impl IndexedDoc {
     pub fn new(article: &Article, tokenizer: &Tokenizer) -> IndexedDoc {
         IndexedDoc::from_doc(
             article.id.0,
-            article.draft.published.timestamp(),
+            article.draft.published.timestamp_millis(),
             &Doc::new(article, tokenizer),
         )
     }
 
     /// From an already tokenised document.
     pub fn from_doc(id: u64, published: i64, doc: &Doc) -> IndexedDoc {
-        let mut terms: BTreeMap<Vec<u8>, [Vec<u32>; 3]> = BTreeMap::new();
+        let mut positions: BTreeMap<Vec<u8>, [Vec<u32>; 3]> = BTreeMap::new();
         for (f, field) in crate::search::matcher::FIELDS.iter().enumerate() {
             for (p, t) in doc.field(*field).iter().enumerate() {
-                terms.entry(term_key(&t.norm)).or_default()[f].push(p as u32);
+                positions.entry(term_key(&t.norm)).or_default()[f].push(p as u32);
             }
         }
+        let terms = positions
+            .into_iter()
+            .map(|(k, fields)| {
+                let mut occ = Vec::with_capacity(4);
+                codec::put_occurrences(&mut occ, &fields);
+                (k, occ)
+            })
+            .collect();
         IndexedDoc {
+            id,
             info: DocInfo {
-                id,
                 published,
                 lens: doc.lengths(),
             },
@@ -158,76 +180,89 @@ impl IndexedDoc {
         }
     }
 
-    /// `record ‖ varint(terms) ‖ (varint(len) key occurrences)*`.
+    /// `record ‖ varint(n) ‖ n × u32 offset ‖ (varint(len) key varint(len) occ)*`, terms in
+    /// key order with a directory so that a query finds a term by binary search.
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.terms.len() * 12);
-        codec::put_doc_body(&mut out, &self.info);
-        codec::put_varint(&mut out, self.terms.len() as u64);
-        for (key, fields) in &self.terms {
-            codec::put_varint(&mut out, key.len() as u64);
-            out.extend_from_slice(key);
-            codec::put_occurrences(&mut out, fields);
+        let mut entries = Vec::with_capacity(self.terms.len() * 12);
+        let mut offsets = Vec::with_capacity(self.terms.len());
+        for (key, occ) in &self.terms {
+            offsets.push(entries.len() as u32);
+            codec::put_varint(&mut entries, key.len() as u64);
+            entries.extend_from_slice(key);
+            codec::put_varint(&mut entries, occ.len() as u64);
+            entries.extend_from_slice(occ);
         }
+        let mut out = Vec::with_capacity(32 + offsets.len() * 4 + entries.len());
+        codec::put_doc(&mut out, &self.info);
+        codec::put_varint(&mut out, offsets.len() as u64);
+        for o in offsets {
+            out.extend_from_slice(&o.to_be_bytes());
+        }
+        out.extend_from_slice(&entries);
         out
     }
 }
 
-/// A pending document as stored: its record and, per term, its encoded occurrences.
-pub(crate) struct PendingDoc {
+/// A waiting document as stored in `q`.
+pub(crate) struct PendingDoc<'a> {
+    pub id: u64,
     pub info: DocInfo,
-    pub terms: Vec<(Vec<u8>, Vec<u8>)>,
+    offsets: &'a [u8],
+    entries: &'a [u8],
 }
 
-/// Decodes a `q` entry.
-pub(crate) fn decode_pending(key: &[u8], value: &[u8]) -> Result<PendingDoc, Corrupt> {
-    let id = block_first_id(key)?;
-    let mut at = 0;
-    let info = codec::get_doc_body(id, value, &mut at)?;
-    let n = codec::get_varint(value, &mut at)?;
-    if n > value.len() as u64 {
-        return Err(Corrupt);
+impl<'a> PendingDoc<'a> {
+    /// Reads a `q` entry.
+    pub fn decode(key: &[u8], value: &'a [u8]) -> Result<PendingDoc<'a>, Corrupt> {
+        let id = key_id(key)?;
+        let mut at = 0;
+        let info = codec::get_doc(value, &mut at)?;
+        let n = codec::get_varint(value, &mut at)? as usize;
+        let dir_end = n
+            .checked_mul(4)
+            .and_then(|b| b.checked_add(at))
+            .ok_or(Corrupt)?;
+        let offsets = value.get(at..dir_end).ok_or(Corrupt)?;
+        Ok(PendingDoc {
+            id,
+            info,
+            offsets,
+            entries: &value[dir_end..],
+        })
     }
-    let mut terms = Vec::with_capacity(n as usize);
-    for _ in 0..n {
-        let len = codec::get_varint(value, &mut at)? as usize;
-        let end = at.checked_add(len).ok_or(Corrupt)?;
-        let key = value.get(at..end).ok_or(Corrupt)?.to_vec();
-        at = end;
-        // Measure the occurrences by decoding them once.
-        let start = at;
-        Postings::new().push_encoded(id, value, &mut at)?;
-        terms.push((key, value[start..at].to_vec()));
-    }
-    Ok(PendingDoc { info, terms })
-}
 
-/// Reads a `q` entry for a query: its record, and the occurrences of the wanted terms
-/// (term key → slot in `out`) appended to `out`; other terms are skipped without
-/// allocating.
-pub(crate) fn scan_pending(
-    key: &[u8],
-    value: &[u8],
-    wanted: &std::collections::HashMap<Vec<u8>, usize>,
-    out: &mut [Postings],
-) -> Result<DocInfo, Corrupt> {
-    let id = block_first_id(key)?;
-    let mut at = 0;
-    let info = codec::get_doc_body(id, value, &mut at)?;
-    let n = codec::get_varint(value, &mut at)?;
-    if n > value.len() as u64 {
-        return Err(Corrupt);
+    fn terms_len(&self) -> usize {
+        self.offsets.len() / 4
     }
-    for _ in 0..n {
-        let len = codec::get_varint(value, &mut at)? as usize;
-        let end = at.checked_add(len).ok_or(Corrupt)?;
-        let term = value.get(at..end).ok_or(Corrupt)?;
-        at = end;
-        match wanted.get(term).and_then(|&slot| out.get_mut(slot)) {
-            Some(postings) => postings.push_encoded(id, value, &mut at)?,
-            None => codec::skip_occurrences(value, &mut at)?,
+
+    /// The term and occurrences of entry `i`.
+    fn entry(&self, i: usize) -> Result<(&'a [u8], &'a [u8]), Corrupt> {
+        let o = self.offsets.get(i * 4..i * 4 + 4).ok_or(Corrupt)?;
+        let mut at = u32::from_be_bytes([o[0], o[1], o[2], o[3]]) as usize;
+        let key = codec::get_sized(self.entries, &mut at)?;
+        let occ = codec::get_sized(self.entries, &mut at)?;
+        Ok((key, occ))
+    }
+
+    /// Every term with its occurrences.
+    pub fn terms(&self) -> impl Iterator<Item = Result<(&'a [u8], &'a [u8]), Corrupt>> + '_ {
+        (0..self.terms_len()).map(|i| self.entry(i))
+    }
+
+    /// The occurrences of one term, by binary search in the directory.
+    pub fn find(&self, term: &[u8]) -> Result<Option<&'a [u8]>, Corrupt> {
+        let (mut lo, mut hi) = (0usize, self.terms_len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let (key, occ) = self.entry(mid)?;
+            match key.cmp(term) {
+                std::cmp::Ordering::Equal => return Ok(Some(occ)),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
         }
+        Ok(None)
     }
-    Ok(info)
 }
 
 /// Reads the statistics (zero when the index is empty).
@@ -255,6 +290,18 @@ fn encode_stats(s: &Stats) -> Vec<u8> {
         out.extend_from_slice(&w.to_be_bytes());
     }
     out
+}
+
+/// The pending bucket and how many documents wait in it.
+pub(crate) fn decode_pending_meta(value: Option<&[u8]>) -> Result<(u32, u32), Corrupt> {
+    match value {
+        None => Ok((0, 0)),
+        Some(v) if v.len() == 8 => Ok((
+            u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+            u32::from_be_bytes([v[4], v[5], v[6], v[7]]),
+        )),
+        Some(_) => Err(Corrupt),
+    }
 }
 
 /// Why the index could not be written or read.
@@ -288,35 +335,35 @@ impl Writer<'_> {
         Ok(self.batch.remove(TREE, key)?)
     }
 
-    fn stats(&self) -> Result<Stats> {
-        Ok(decode_stats(self.get(KEY_STATS)?.as_deref())?)
-    }
-
-    fn adjust_stats(&mut self, info: &DocInfo, add: bool) -> Result<()> {
-        let mut s = self.stats()?;
-        if add {
-            s.docs += 1;
-            for f in 0..3 {
-                s.lens[f] += u64::from(info.lens[f]);
-            }
-        } else {
-            s.docs = s.docs.saturating_sub(1);
-            for f in 0..3 {
-                s.lens[f] = s.lens[f].saturating_sub(u64::from(info.lens[f]));
+    fn adjust_stats(&mut self, infos: &[DocInfo], add: bool) -> Result<()> {
+        if infos.is_empty() {
+            return Ok(());
+        }
+        let mut s = decode_stats(self.get(KEY_STATS)?.as_deref())?;
+        for info in infos {
+            if add {
+                s.docs += 1;
+                for f in 0..3 {
+                    s.lens[f] += u64::from(info.lens[f]);
+                }
+            } else {
+                s.docs = s.docs.saturating_sub(1);
+                for f in 0..3 {
+                    s.lens[f] = s.lens[f].saturating_sub(u64::from(info.lens[f]));
+                }
             }
         }
         self.put(KEY_STATS, encode_stats(&s))
     }
 
-    fn pending_count(&self) -> Result<u32> {
-        Ok(match self.get(KEY_PENDING)? {
-            None => 0,
-            Some(v) => u32::from_be_bytes(v.as_ref().try_into().map_err(|_| Corrupt)?),
-        })
+    fn pending_meta(&self) -> Result<(u32, u32)> {
+        Ok(decode_pending_meta(self.get(KEY_PENDING)?.as_deref())?)
     }
 
-    fn set_pending_count(&mut self, n: u32) -> Result<()> {
-        self.put(KEY_PENDING, n.to_be_bytes().to_vec())
+    fn set_pending_meta(&mut self, bucket: u32, count: u32) -> Result<()> {
+        let mut v = bucket.to_be_bytes().to_vec();
+        v.extend_from_slice(&count.to_be_bytes());
+        self.put(KEY_PENDING, v)
     }
 
     /// Makes sure the layout version is recorded (an empty index takes ours).
@@ -327,99 +374,145 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Adds a document; merges when `merge_at` documents are pending.
-    pub fn add(&mut self, doc: &IndexedDoc, merge_at: u32) -> Result<()> {
+    /// Adds a document: it waits in the pending bucket, or goes straight into an older one.
+    pub fn add(&mut self, doc: &IndexedDoc) -> Result<()> {
         self.stamp_format()?;
-        // Written again (an id already indexed): replace, so stats stay exact.
-        self.remove(doc.info.id)?;
-        self.put(pending_key(doc.info.id).to_vec(), doc.encode())?;
-        self.adjust_stats(&doc.info, true)?;
-        let n = self.pending_count()? + 1;
-        self.set_pending_count(n)?;
-        if n >= merge_at {
-            self.merge()?;
+        // Written again (an id already indexed): replace it, so stats stay exact.
+        self.remove(doc.id)?;
+        let b = bucket(doc.id);
+        let (pending, count) = self.pending_meta()?;
+        if b < pending {
+            return self.write_closed(std::slice::from_ref(doc));
         }
-        Ok(())
+        let count = if b > pending {
+            if count > 0 {
+                self.merge()?;
+            }
+            0
+        } else {
+            count
+        };
+        self.put(pending_key(doc.id).to_vec(), doc.encode())?;
+        self.adjust_stats(&[doc.info], true)?;
+        self.set_pending_meta(b, count + 1)
     }
 
     /// Removes a document if it is indexed; returns whether it was.
     pub fn remove(&mut self, id: u64) -> Result<bool> {
         let pk = pending_key(id);
         if let Some(v) = self.get(&pk)? {
-            let doc = decode_pending(&pk, &v)?;
+            let info = PendingDoc::decode(&pk, &v)?.info;
             self.del(pk.to_vec())?;
-            self.adjust_stats(&doc.info, false)?;
-            let n = self.pending_count()?;
-            self.set_pending_count(n.saturating_sub(1))?;
+            self.adjust_stats(&[info], false)?;
+            let (b, n) = self.pending_meta()?;
+            self.set_pending_meta(b, n.saturating_sub(1))?;
             return Ok(true);
         }
-        let dk = docs_key(bucket(id));
+        let b = bucket(id);
+        let dk = docs_key(b);
         let Some(v) = self.get(&dk)? else {
             return Ok(false);
         };
-        let mut docs = Vec::new();
-        codec::get_docs(u64::from(bucket(id)) << BUCKET_BITS, &v, &mut docs)?;
-        let Some(pos) = docs.iter().position(|d| d.id == id) else {
+        let mut table = DocTable::from_bytes(bucket_base(b), &v)?;
+        let Some(slot) = table.slot(id).filter(|&s| table.present(s)) else {
             return Ok(false);
         };
-        let gone = docs.remove(pos);
-        if docs.is_empty() {
+        let gone = table.info(slot);
+        table.clear(slot);
+        if table.count() == 0 {
             self.del(dk.to_vec())?;
         } else {
-            let base = u64::from(bucket(id)) << BUCKET_BITS;
-            self.put(dk.to_vec(), codec::encode_docs(base, &docs))?;
+            self.put(dk.to_vec(), table.as_bytes().to_vec())?;
         }
-        self.adjust_stats(&gone, false)?;
+        self.adjust_stats(&[gone], false)?;
         Ok(true)
     }
 
-    /// Moves every pending document into the posting blocks and document tables.
+    /// Moves the waiting documents into the posting blocks and their document table.
     pub fn merge(&mut self) -> Result<()> {
         let entries = self.batch.scan_prefix(TREE, &[PENDING], usize::MAX)?;
-        if entries.is_empty() {
-            return self.set_pending_count(0);
-        }
-        let mut by_bucket: BTreeMap<u32, Vec<DocInfo>> = BTreeMap::new();
+        let (pending, _) = self.pending_meta()?;
+        let mut tables: BTreeMap<u32, DocTable> = BTreeMap::new();
         let mut by_term: BTreeMap<Vec<u8>, Vec<(u64, Vec<u8>)>> = BTreeMap::new();
         for (k, v) in &entries {
-            let doc = decode_pending(k, v)?;
-            by_bucket
-                .entry(bucket(doc.info.id))
-                .or_default()
-                .push(doc.info);
-            for (term, occ) in doc.terms {
-                by_term.entry(term).or_default().push((doc.info.id, occ));
+            let doc = PendingDoc::decode(k, v)?;
+            let b = bucket(doc.id);
+            let table = match tables.entry(b) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(self.table(b)?),
+            };
+            if let Some(s) = table.slot(doc.id) {
+                table.set(s, &doc.info);
+            }
+            for t in doc.terms() {
+                let (term, occ) = t?;
+                by_term
+                    .entry(term.to_vec())
+                    .or_default()
+                    .push((doc.id, occ.to_vec()));
             }
         }
-        for (b, new) in by_bucket {
-            let dk = docs_key(b);
-            let base = u64::from(b) << BUCKET_BITS;
-            let mut docs = Vec::new();
-            if let Some(v) = self.get(&dk)? {
-                codec::get_docs(base, &v, &mut docs)?;
-            }
-            docs.retain(|d| !new.iter().any(|n| n.id == d.id));
-            docs.extend(new);
-            docs.sort_by_key(|d| d.id);
-            self.put(dk.to_vec(), codec::encode_docs(base, &docs))?;
+        for (b, table) in tables {
+            self.put(docs_key(b).to_vec(), table.as_bytes().to_vec())?;
         }
-        for (term, postings) in by_term {
+        for (term, mut postings) in by_term {
+            postings.sort_by_key(|p| p.0);
             self.append(&term, postings)?;
         }
         for (k, _) in entries {
             self.del(k.to_vec())?;
         }
-        self.set_pending_count(0)
+        self.set_pending_meta(pending, 0)
     }
 
-    /// Appends postings (ascending ids, each with its encoded occurrences) to a term's blocks.
+    /// The stored document table of a bucket, or an empty one.
+    fn table(&self, b: u32) -> Result<DocTable> {
+        Ok(match self.get(&docs_key(b))? {
+            Some(v) => DocTable::from_bytes(bucket_base(b), &v)?,
+            None => DocTable::empty(bucket_base(b)),
+        })
+    }
+
+    /// Writes documents straight into their buckets (older than the pending one): tables,
+    /// postings and stats. Used by rebuilds and for old ids indexed again.
+    pub fn write_closed(&mut self, docs: &[IndexedDoc]) -> Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let mut tables: BTreeMap<u32, DocTable> = BTreeMap::new();
+        let mut by_term: BTreeMap<&[u8], Vec<(u64, Vec<u8>)>> = BTreeMap::new();
+        for doc in docs {
+            let b = bucket(doc.id);
+            let table = match tables.entry(b) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(self.table(b)?),
+            };
+            if let Some(s) = table.slot(doc.id) {
+                table.set(s, &doc.info);
+            }
+            for (term, occ) in &doc.terms {
+                by_term.entry(term).or_default().push((doc.id, occ.clone()));
+            }
+        }
+        for (b, table) in tables {
+            self.put(docs_key(b).to_vec(), table.as_bytes().to_vec())?;
+        }
+        for (term, mut postings) in by_term {
+            postings.sort_by_key(|p| p.0);
+            self.append(term, postings)?;
+        }
+        let infos: Vec<DocInfo> = docs.iter().map(|d| d.info).collect();
+        self.adjust_stats(&infos, true)
+    }
+
+    /// Appends postings (ascending ids, each with its occurrences) to a term's blocks.
     fn append(&mut self, term: &[u8], postings: Vec<(u64, Vec<u8>)>) -> Result<()> {
         let prefix = postings_prefix(term);
-        let mut current: Option<(Vec<u8>, Vec<u8>)> = None; // (key, value) of the open block
+        let mut current: Option<(Vec<u8>, Vec<u8>)> = None; // the open block: key, value
         if let Some((k, v)) = self.batch.last_in_prefix(TREE, &prefix)? {
             let last = block_last_id(&v)?;
             if postings.first().is_some_and(|(id, _)| *id <= last) {
-                // Out of order (an old id indexed again): rewrite the term's blocks.
+                // Older ids than the term's last: rewrite its blocks in order.
                 return self.rewrite(term, postings);
             }
             if v.len() < BLOCK_BYTES {
@@ -435,14 +528,13 @@ impl Writer<'_> {
                 }
                 None => new_block(&prefix, id),
             };
-            let last = block_last_id(&value)?;
-            let first = block_first_id(&key)?;
-            let delta = if value.len() == 8 {
-                id - first
+            let previous = if value.len() == 8 {
+                key_id(&key)?
             } else {
-                id - last
+                block_last_id(&value)?
             };
-            codec::put_varint(&mut value, delta);
+            codec::put_varint(&mut value, id - previous);
+            codec::put_varint(&mut value, occ.len() as u64);
             value.extend_from_slice(&occ);
             value[..8].copy_from_slice(&id.to_be_bytes());
             current = Some((key, value));
@@ -454,29 +546,25 @@ impl Writer<'_> {
     }
 
     /// Rewrites a term's blocks with `extra` postings merged in by id (rare: only when an
-    /// id lower than the term's last one is indexed again).
+    /// id lower than the term's last one is indexed).
     fn rewrite(&mut self, term: &[u8], extra: Vec<(u64, Vec<u8>)>) -> Result<()> {
         let prefix = postings_prefix(term);
-        let mut all = Postings::new();
         let blocks = self.batch.scan_prefix(TREE, &prefix, usize::MAX)?;
-        for (k, v) in &blocks {
-            decode_block(block_first_id(k)?, v, &mut all)?;
-        }
-        for (k, _) in &blocks {
-            self.del(k.to_vec())?;
-        }
         let mut merged: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-        for i in 0..all.len() {
-            let fields = [0, 1, 2].map(|f| all.positions(i, f).to_vec());
-            let mut occ = Vec::new();
-            codec::put_occurrences(&mut occ, &fields);
-            merged.insert(all.ids[i], occ);
+        for (k, v) in &blocks {
+            let mut reader = BlockReader::new(key_id(k)?, v)?;
+            while let Some((id, occ)) = reader.next_posting()? {
+                merged.insert(id, occ.to_vec());
+            }
+            self.del(k.to_vec())?;
         }
         for (id, occ) in extra {
             merged.insert(id, occ);
         }
+        // Written as fresh blocks through the append path (no block is left to append to).
+        let ordered: Vec<(u64, Vec<u8>)> = merged.into_iter().collect();
         let mut current: Option<(Vec<u8>, Vec<u8>)> = None;
-        for (id, occ) in merged {
+        for (id, occ) in ordered {
             let (key, mut value) = match current.take() {
                 Some((k, v)) if v.len() < BLOCK_BYTES => (k, v),
                 Some((k, v)) => {
@@ -485,13 +573,13 @@ impl Writer<'_> {
                 }
                 None => new_block(&prefix, id),
             };
-            let first = block_first_id(&key)?;
-            let delta = if value.len() == 8 {
-                id - first
+            let previous = if value.len() == 8 {
+                key_id(&key)?
             } else {
-                id - block_last_id(&value)?
+                block_last_id(&value)?
             };
-            codec::put_varint(&mut value, delta);
+            codec::put_varint(&mut value, id - previous);
+            codec::put_varint(&mut value, occ.len() as u64);
             value.extend_from_slice(&occ);
             value[..8].copy_from_slice(&id.to_be_bytes());
             current = Some((key, value));
@@ -544,7 +632,7 @@ impl Indexer for SearchIndexer {
         batch: &mut Batch,
     ) -> IndexResult {
         let doc = IndexedDoc::new(article, self.tokenizer);
-        Writer { batch }.add(&doc, MERGE_AT)?;
+        Writer { batch }.add(&doc)?;
         Ok(())
     }
 
@@ -573,9 +661,8 @@ pub fn register(store: &Store) {
     }
 }
 
-/// Merges the pending documents into the posting blocks now (normally every
-/// [`MERGE_AT`] inserts). Queries give the same answers before and after; this only moves
-/// work, e.g. before a benchmark or after a large import.
+/// Merges the waiting documents into the posting blocks now (normally done when the next
+/// bucket of ids starts). Queries give the same answers before and after.
 pub fn merge(store: &Store) -> Result<()> {
     store.write(|batch| Writer { batch }.merge())
 }
@@ -598,12 +685,14 @@ pub struct RebuildReport {
     pub missing: u64,
 }
 
-/// Articles per write while rebuilding; pending documents merge every this many.
-const REBUILD_CHUNK: usize = 1024;
+/// Buckets written per store write while rebuilding.
+const REBUILD_BUCKETS: usize = 4;
 
 /// Rebuilds the index from the stored articles (`kessai reindex`): clears the tree, then
-/// tokenises the articles in id order, `REBUILD_CHUNK` at a time on up to two threads,
-/// and writes each chunk in one store write (merging as it goes).
+/// tokenises the articles bucket by bucket in id order on up to two threads, writing the
+/// finished buckets straight into blocks and tables (a few buckets per store write); the
+/// last bucket waits in `q` like new articles do. Run it with no other writer in the
+/// process (the CLI holds the store alone).
 pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<RebuildReport> {
     register(store);
     clear(store)?;
@@ -615,11 +704,20 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
     ids.sort_unstable();
     ids.dedup();
     let total = ids.len() as u64;
+    let last = ids.last().map_or(0, |&id| bucket(id));
+    store.write(|batch| -> Result<()> {
+        let mut w = Writer { batch };
+        w.stamp_format()?;
+        w.set_pending_meta(last, 0)
+    })?;
     let mut report = RebuildReport::default();
     let tokenizer = Tokenizer::shared();
-    for chunk in ids.chunks(REBUILD_CHUNK) {
-        let mut articles = Vec::with_capacity(chunk.len());
-        for &id in chunk {
+    let mut groups: Vec<&[u64]> = ids.chunk_by(|a, b| bucket(*a) == bucket(*b)).collect();
+    while !groups.is_empty() {
+        let take = groups.len().min(REBUILD_BUCKETS);
+        let chunk: Vec<&[u64]> = groups.drain(..take).collect();
+        let mut articles = Vec::new();
+        for &id in chunk.iter().flat_map(|g| g.iter()) {
             match store.get(ArticleId(id))? {
                 Some(a) => articles.push(a),
                 None => report.missing += 1,
@@ -628,10 +726,13 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
         let docs = tokenize_all(&articles, tokenizer);
         store.write(|batch| -> Result<()> {
             let mut w = Writer { batch };
-            for doc in &docs {
-                w.add(doc, u32::MAX)?;
+            let (closed, waiting): (Vec<IndexedDoc>, Vec<IndexedDoc>) =
+                docs.iter().cloned().partition(|d| bucket(d.id) < last);
+            w.write_closed(&closed)?;
+            for d in &waiting {
+                w.add(d)?;
             }
-            w.merge()
+            Ok(())
         })?;
         report.articles += docs.len() as u64;
         progress(Progress {
@@ -644,14 +745,13 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
 
 /// Tokenises articles on two threads (the machine this is built for has few cores).
 fn tokenize_all(articles: &[Article], tokenizer: &Tokenizer) -> Vec<IndexedDoc> {
-    let half = articles.len().div_ceil(2);
     if articles.len() < 16 {
         return articles
             .iter()
             .map(|a| IndexedDoc::new(a, tokenizer))
             .collect();
     }
-    let (a, b) = articles.split_at(half);
+    let (a, b) = articles.split_at(articles.len().div_ceil(2));
     std::thread::scope(|s| {
         let other = s.spawn(|| {
             b.iter()
@@ -695,6 +795,20 @@ fn clear(store: &Store) -> Result<()> {
     }
 }
 
+/// Decodes the postings of `term` for the waiting documents into `out` (ids ascending).
+pub(crate) fn pending_postings(
+    docs: &[PendingDoc<'_>],
+    term: &[u8],
+    out: &mut Postings,
+) -> Result<(), Corrupt> {
+    for d in docs {
+        if let Some(occ) = d.find(term)? {
+            out.push_occ(d.id, occ)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -713,7 +827,7 @@ mod tests {
     }
 
     #[test]
-    fn stats_round_trip() {
+    fn stats_and_meta_round_trip() {
         let s = Stats {
             docs: 3,
             lens: [1, 2, u64::MAX],
@@ -721,5 +835,99 @@ mod tests {
         assert_eq!(decode_stats(Some(&encode_stats(&s))).unwrap(), s);
         assert_eq!(decode_stats(None).unwrap(), Stats::default());
         assert!(decode_stats(Some(&[1, 2])).is_err());
+        assert_eq!(decode_pending_meta(None).unwrap(), (0, 0));
+        assert!(decode_pending_meta(Some(&[1])).is_err());
+    }
+
+    /// Ids arriving out of order (older buckets after newer ones) go straight into their
+    /// buckets and are found like the others.
+    #[test]
+    fn out_of_order_ids_are_indexed() {
+        use crate::search::{Engine, Sort, parse};
+        let store = Store::open_temporary().unwrap();
+        let tok = Tokenizer::shared();
+        let doc = |id: u64, text: &str| {
+            IndexedDoc::from_doc(id, id as i64 * 1000, &Doc::from_texts([text, "", ""], tok))
+        };
+        let order = [
+            (700u64, "京都の決済"),
+            (5, "京都"),
+            (300, "決済"),
+            (701, "東京都"),
+            (6, "京都と決済"),
+        ];
+        for (id, text) in order {
+            store
+                .write(|batch| -> Result<()> { Writer { batch }.add(&doc(id, text)) })
+                .unwrap();
+        }
+        let engine = Engine::new(&store).unwrap();
+        let ids = |q: &str| {
+            let c = engine.compile(&parse(q).unwrap()).unwrap();
+            let mut v: Vec<u64> = engine
+                .rank(&c, Sort::Date, 100, None)
+                .unwrap()
+                .items
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(ids("京都"), vec![5, 6, 700]);
+        assert_eq!(ids("決済"), vec![6, 300, 700]);
+        assert_eq!(ids("東京"), vec![701]);
+        assert_eq!(ids("-京都"), vec![300, 701]);
+        // Removing an old one, merging, and indexing it again.
+        store
+            .write(|batch| -> Result<bool> { Writer { batch }.remove(5) })
+            .unwrap();
+        assert_eq!(ids("京都"), vec![6, 700]);
+        merge(&store).unwrap();
+        store
+            .write(|batch| -> Result<()> { Writer { batch }.add(&doc(5, "京都")) })
+            .unwrap();
+        assert_eq!(ids("京都"), vec![5, 6, 700]);
+        let stats =
+            decode_stats(store.tree(TREE).unwrap().get(KEY_STATS).unwrap().as_deref()).unwrap();
+        assert_eq!(stats.docs, 5);
+    }
+
+    #[test]
+    fn pending_documents_find_terms_by_binary_search() {
+        let mut terms = BTreeMap::new();
+        for t in ["京都", "決済", "a", "zz"] {
+            let mut occ = Vec::new();
+            codec::put_occurrences(&mut occ, &[vec![1], vec![], vec![2, 5]]);
+            terms.insert(term_key(t), occ);
+        }
+        let doc = IndexedDoc {
+            id: 700,
+            info: DocInfo {
+                published: 5,
+                lens: [1, 2, 3],
+            },
+            terms,
+        };
+        let bytes = doc.encode();
+        let key = pending_key(700);
+        let p = PendingDoc::decode(&key, &bytes).unwrap();
+        assert_eq!(p.id, 700);
+        assert_eq!(p.info, doc.info);
+        assert_eq!(p.terms().count(), 4);
+        for t in ["京都", "決済", "a", "zz"] {
+            assert!(p.find(&term_key(t)).unwrap().is_some(), "{t}");
+        }
+        assert!(p.find(&term_key("b")).unwrap().is_none());
+        let mut out = Postings::new();
+        pending_postings(&[p], &term_key("決済"), &mut out).unwrap();
+        assert_eq!(out.ids, vec![700]);
+        assert_eq!(out.counts, vec![[1, 0, 2]]);
+        for cut in 0..bytes.len() {
+            if let Ok(p) = PendingDoc::decode(&key, &bytes[..cut]) {
+                let _ = p.find(&term_key("zz"));
+                let _ = p.terms().collect::<Vec<_>>();
+            }
+        }
     }
 }
