@@ -376,7 +376,7 @@ fn main() {
     ] {
         v.sort();
     }
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     slowest.dedup_by(|a, b| a.1 == b.1);
 
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1_048_576.0);
