@@ -49,10 +49,20 @@ fn number_re() -> &'static Regex {
     })
 }
 
+fn cause_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        // Alternation is leftmost-first: CAUSES lists longer spellings first.
+        let alternatives: Vec<String> = CAUSES.iter().map(|c| regex::escape(c)).collect();
+        Regex::new(&alternatives.join("|")).unwrap_or_else(|e| panic!("cause pattern: {e}"))
+    })
+}
+
 fn date_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        let pattern = r"(?:(?P<era>令和|平成)(?P<eyear>元|[0-9]{1,2})年|(?P<year>[0-9]{4})年)?(?:(?P<month>[0-9]{1,2})月)?(?:(?P<day>[0-9]{1,2})日)?";
+        // A month (with or without a day) or a day, after an optional year or era year.
+        let pattern = r"(?:(?P<era>令和|平成)(?P<eyear>元|[0-9]{1,2})年|(?P<year>[0-9]{4})年)?(?:(?P<month>[0-9]{1,2})月(?:(?P<day>[0-9]{1,2})日)?|(?P<dayonly>[0-9]{1,2})日)";
         Regex::new(pattern).unwrap_or_else(|e| panic!("date pattern: {e}"))
     })
 }
@@ -222,18 +232,24 @@ const DURATION_AFTER: &[&str] = &[
 /// The facts stated in the given texts (title, lead, body paragraphs), with years, months
 /// and eras resolved against `published` (the article's date in Japan).
 pub fn extract(texts: &[&str], published: NaiveDate) -> Facts {
+    let folded: Vec<Folded> = texts.iter().map(|t| Folded::new(t)).collect();
+    let pairs: Vec<(&str, &Folded)> = texts.iter().copied().zip(&folded).collect();
+    extract_folded(&pairs, published)
+}
+
+/// [`extract`] for texts already folded (each with its original).
+pub fn extract_folded(texts: &[(&str, &Folded)], published: NaiveDate) -> Facts {
     let mut facts = Facts::default();
-    for text in texts {
-        extract_into(text, published, &mut facts);
+    for (text, folded) in texts {
+        extract_into(text, folded, published, &mut facts);
     }
     facts
 }
 
-fn extract_into(text: &str, published: NaiveDate, facts: &mut Facts) {
+fn extract_into(text: &str, folded: &Folded, published: NaiveDate, facts: &mut Facts) {
     if text.is_empty() {
         return;
     }
-    let folded = Folded::new(text);
     let f = folded.as_str();
     let original = |s: usize, e: usize| -> String {
         let r = folded.original_range(s, e);
@@ -314,34 +330,32 @@ fn extract_into(text: &str, published: NaiveDate, facts: &mut Facts) {
     }
     for (d, &role) in dates.iter().zip(&roles) {
         let written = original(d.start, d.end);
-        if !facts
-            .dates
-            .iter()
-            .any(|x| x.date == d.date && x.role == role)
-        {
-            facts.dates.push(DateFact {
-                date: d.date,
-                role,
-                text: written,
-            });
+        // One fact per date and role; a role beats "mentioned" for the same date.
+        let same_date = |x: &DateFact| x.date == d.date;
+        if role == DateRole::Mentioned && facts.dates.iter().any(same_date) {
+            continue;
         }
+        if let Some(x) = facts
+            .dates
+            .iter_mut()
+            .find(|x| same_date(x) && x.role == DateRole::Mentioned)
+        {
+            x.role = role;
+            continue;
+        }
+        if facts.dates.iter().any(|x| same_date(x) && x.role == role) {
+            continue;
+        }
+        facts.dates.push(DateFact {
+            date: d.date,
+            role,
+            text: written,
+        });
     }
 
-    for cause in CAUSES {
-        let mut from = 0;
-        while let Some(pos) = f[from..].find(cause) {
-            let s = from + pos;
-            let e = s + cause.len();
-            from = e;
-            // A shorter spelling inside a longer one already taken (設定不備 in アクセス権限の設定不備).
-            let written = original(s, e);
-            if facts
-                .causes
-                .iter()
-                .any(|c| crate::tokenize::fold(c).contains(cause))
-            {
-                continue;
-            }
+    for m in cause_re().find_iter(f) {
+        let written = original(m.start(), m.end());
+        if !facts.causes.contains(&written) {
             facts.causes.push(written);
         }
     }
@@ -393,7 +407,7 @@ fn find_dates(f: &str, published: NaiveDate) -> Vec<FoundDate> {
                 .and_then(|m| m.as_str().parse::<i32>().ok())
         };
         let month = num("month");
-        let day = num("day");
+        let day = num("day").or_else(|| num("dayonly"));
         let after = &f[all.end()..];
         let (date, explicit) = match (year, month, day) {
             // A bare year (2019年) is not a date.
@@ -410,7 +424,17 @@ fn find_dates(f: &str, published: NaiveDate) -> Vec<FoundDate> {
                 if y.is_some() || DURATION_AFTER.iter().any(|w| after.starts_with(w)) {
                     continue;
                 }
-                let (cy, cm) = context.unwrap_or_else(|| month_for_day(published, d));
+                // A later day followed by まで/から/以降 is ahead in the same month (17日までに報告).
+                let ahead = ["まで", "から", "以降", "をめど", "に予定"]
+                    .iter()
+                    .any(|w| after.starts_with(w));
+                let (cy, cm) = context.unwrap_or_else(|| {
+                    if ahead && d > published.day() {
+                        (published.year(), published.month())
+                    } else {
+                        month_for_day(published, d)
+                    }
+                });
                 (NaiveDate::from_ymd_opt(cy, cm, d), false)
             }
         };
@@ -604,6 +628,12 @@ mod tests {
         assert!(f.dates.is_empty(), "{:?}", f.dates);
         let f = extract(&["28日に発表"], d(2019, 7, 4));
         assert_eq!(f.dates[0].date, d(2019, 6, 28));
+        let f = extract(&["17日までに報告するよう求めた"], d(2020, 9, 14));
+        assert_eq!(f.dates[0].date, d(2020, 9, 17));
+        // The same date with a role and without is one fact.
+        let f = extract(&["4日に発表した。4日の会見で。"], d(2019, 7, 4));
+        assert_eq!(f.dates.len(), 1);
+        assert_eq!(f.dates[0].role, DateRole::Announced);
     }
 
     #[test]
@@ -619,8 +649,8 @@ mod tests {
         assert_eq!(
             f.causes,
             vec![
-                "人為的なミス",
                 "人為ミス",
+                "人為的なミス",
                 "設定ミス",
                 "設定不備",
                 "誤設定",

@@ -25,6 +25,10 @@ enum Command {
     About,
     /// Inspect, verify and repair the local store (info, check, rebuild).
     Store(commands::store::StoreArgs),
+    /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
+    Tag(commands::tag::TagArgs),
+    /// Re-tag every stored article with the current taxonomy (after editing taxonomy.toml).
+    Retag(commands::tag::RetagArgs),
     /// Search the stored articles (words, "phrases", OR, NOT, tag:, feed:, since:, until:, is:);
     /// save searches for the reader's sidebar.
     Search(commands::search::SearchArgs),
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
+        Some(Command::Tag(args)) => commands::tag::run(&args),
+        Some(Command::Retag(args)) => commands::tag::run_retag(&args, &cli.global),
         Some(Command::Search(args)) => commands::search::run(&args, &cli.global),
         Some(Command::Reindex(args)) => commands::search::reindex(&args, &cli.global),
     };

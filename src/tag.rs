@@ -14,12 +14,17 @@ use chrono::{FixedOffset, NaiveDate};
 use crate::facts;
 use crate::model::{Analysis, ArticleDraft, Family, Field, Span, TagHit, TagId};
 use crate::taxonomy::{Entry, Phrase, PhraseSet, PhraseTarget, Taxonomy};
-use crate::tokenize::{Term, Tokenizer, fold};
+use crate::tokenize::{Folded, Term, Tokenizer, fold};
 
 /// Japan Standard Time, in which articles' dates are read.
 fn jst() -> FixedOffset {
     // A constant offset well inside the valid range.
     FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset")
+}
+
+/// The calendar date in Japan of a moment (how articles' dates are read).
+pub fn japan_date(t: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    t.with_timezone(&jst()).date_naive()
 }
 
 /// The article's tokens, and article-wide context answers computed once.
@@ -117,6 +122,23 @@ impl Tagger {
         SHARED.get_or_init(|| Tagger::new(Taxonomy::builtin()))
     }
 
+    /// The tagger of the built-in taxonomy plus the user's file ([`crate::taxonomy::user_file`]),
+    /// loaded once per process. This is what ingest, `kessai tag` and `kessai retag` use.
+    pub fn configured() -> Result<&'static Tagger, crate::taxonomy::TaxonomyError> {
+        static CONFIGURED: OnceLock<&'static Tagger> = OnceLock::new();
+        if let Some(t) = CONFIGURED.get() {
+            return Ok(t);
+        }
+        let taxonomy = match crate::taxonomy::user_file() {
+            Some(path) if path.exists() => {
+                let t: &'static Taxonomy = Box::leak(Box::new(Taxonomy::load(Some(&path))?));
+                t
+            }
+            _ => Taxonomy::builtin(),
+        };
+        Ok(*CONFIGURED.get_or_init(|| Box::leak(Box::new(Tagger::new(taxonomy)))))
+    }
+
     /// The taxonomy it tags with.
     pub fn taxonomy(&self) -> &'static Taxonomy {
         self.taxonomy
@@ -125,7 +147,8 @@ impl Tagger {
     /// Tags and facts of an article. Pure: the same draft always gives the same analysis.
     pub fn analyze(&self, draft: &ArticleDraft) -> Analysis {
         let units = units(draft);
-        let terms: Vec<Vec<Term>> = units.iter().map(|u| self.tokenizer.terms(u.text)).collect();
+        let folded: Vec<Folded> = units.iter().map(|u| Folded::new(u.text)).collect();
+        let terms: Vec<Vec<Term>> = folded.iter().map(|f| self.tokenizer.terms_of(f)).collect();
         let norms: Vec<Vec<&str>> = terms
             .iter()
             .map(|ts| ts.iter().map(|t| t.norm.as_str()).collect())
@@ -160,7 +183,7 @@ impl Tagger {
             );
         }
 
-        let published = draft.published.with_timezone(&jst()).date_naive();
+        let published = japan_date(draft.published);
         self.tag_incidents(published, &units, &norms, &mut acc);
 
         let entries = self.taxonomy.entries();
@@ -175,10 +198,10 @@ impl Tagger {
             })
             .collect();
         tags.sort_by(|a, b| (a.family, &a.tag).cmp(&(b.family, &b.tag)));
-        let texts: Vec<&str> = units.iter().map(|u| u.text).collect();
+        let texts: Vec<(&str, &Folded)> = units.iter().map(|u| u.text).zip(&folded).collect();
         Analysis {
             tags,
-            facts: facts::extract(&texts, published),
+            facts: facts::extract_folded(&texts, published),
         }
     }
 
@@ -624,23 +647,28 @@ const SHARE_WORDS: &[&str] = &[
     "送る",
 ];
 
-/// The words of a line with decoration stripped: folded, without the brackets, bullets
-/// and symbols that wrap headings (【関連記事】, ■ランキング, ▼PR).
-fn stripped(line: &str) -> String {
-    let folded = fold(line);
-    folded
-        .trim_matches(|c: char| !c.is_alphanumeric())
-        .to_string()
-}
-
 fn classify_line(line: &str) -> LineKind {
-    let s = stripped(line);
+    // Prose: a long line with sentences. Only a copyright notice can hide in one.
+    if line.len() > 240 && line.contains('。') {
+        if !line.contains(['c', 'C', 'ｃ', 'Ｃ', 'r', 'R', 'ｒ', 'Ｒ']) {
+            return LineKind::Content;
+        }
+        let folded = fold(line);
+        return if folded.contains("copyright") || folded.contains("all rights reserved") {
+            LineKind::Boilerplate
+        } else {
+            LineKind::Content
+        };
+    }
+    let folded = fold(line);
+    // Without the brackets, bullets and symbols that wrap headings (【関連記事】, ■PR).
+    let s = folded.trim_matches(|c: char| !c.is_alphanumeric());
     if s.is_empty() {
         // Only symbols (区切り線, ▲): nothing to tag either way.
         return LineKind::Boilerplate;
     }
     let chars = s.chars().count();
-    let lower = s.as_str();
+    let lower = s;
     // PAGE TOP and friends.
     if chars <= 20
         && [
@@ -663,7 +691,7 @@ fn classify_line(line: &str) -> LineKind {
         || lower.contains("all rights reserved")
         || lower.contains("無断転載")
         || lower.contains("無断複製")
-        || fold(line).trim_start().starts_with("(c)")
+        || folded.trim_start().starts_with("(c)")
     {
         return LineKind::Boilerplate;
     }

@@ -18,6 +18,15 @@ use crate::tokenize::Tokenizer;
 /// The built-in taxonomy file.
 pub const BUILTIN_TOML: &str = include_str!("../assets/taxonomy.toml");
 
+/// Where the user's taxonomy file is looked for: `$KESSAI_TAXONOMY`, else `taxonomy.toml`
+/// in kessai's config dir (`~/.config/kessai/taxonomy.toml` on Linux).
+pub fn user_file() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KESSAI_TAXONOMY").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("", "", "kessai").map(|d| d.config_dir().join("taxonomy.toml"))
+}
+
 /// Default distance, in terms, within which a context rule looks for its `near` words.
 pub const DEFAULT_WINDOW: usize = 12;
 
@@ -148,16 +157,44 @@ pub struct Phrase {
 /// matter, while a phrase can never start or end inside a token (京都 is not in 東京|都).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhraseSet<T> {
-    keys: HashMap<String, T>,
+    keys: HashMap<String, T, Fnv>,
     /// Every prefix (at a char boundary) of every key, the keys included.
-    prefixes: HashSet<String>,
+    prefixes: HashSet<String, Fnv>,
 }
 
 impl<T> Default for PhraseSet<T> {
     fn default() -> Self {
         PhraseSet {
-            keys: HashMap::new(),
-            prefixes: HashSet::new(),
+            keys: HashMap::default(),
+            prefixes: HashSet::default(),
+        }
+    }
+}
+
+/// FNV-1a: every token of every article is looked up here, and the keys are short words
+/// from our own taxonomy, so a fast non-keyed hash fits (SipHash's DoS resistance buys
+/// nothing when the attacker cannot choose the table's keys).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fnv;
+
+/// The state of [`Fnv`].
+#[derive(Debug, Clone, Copy)]
+pub struct FnvHasher(u64);
+
+impl std::hash::BuildHasher for Fnv {
+    type Hasher = FnvHasher;
+    fn build_hasher(&self) -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
     }
 }
@@ -185,6 +222,10 @@ impl<T> PhraseSet<T> {
     /// The longest phrase matching whole tokens from `norms[at]`: how many tokens it spans,
     /// and its value.
     pub fn longest_at<S: AsRef<str>>(&self, norms: &[S], at: usize) -> Option<(usize, &T)> {
+        // Most tokens start no phrase: answer those without building a key.
+        if !self.prefixes.contains(norms.get(at)?.as_ref()) {
+            return None;
+        }
         let mut buf = String::new();
         let mut best = None;
         for (j, norm) in norms.iter().enumerate().skip(at) {

@@ -138,7 +138,7 @@ fn for_each_group(text: &str, mut f: impl FnMut(usize, usize, &str)) {
 
 /// Characters that NFKC may compose with the character before them.
 fn joins_previous(c: char) -> bool {
-    if c.is_ascii() {
+    if c.is_ascii() || is_stable(c) {
         return false;
     }
     matches!(c, '\u{FF9E}' | '\u{FF9F}' | '\u{3099}' | '\u{309A}')
@@ -150,11 +150,31 @@ fn is_variation_selector(c: char) -> bool {
     matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
 }
 
+/// Characters NFKC leaves alone and folding keeps: kana, the long-vowel mark, CJK
+/// ideographs, Japanese punctuation and brackets. Most of a Japanese text, so it skips the
+/// normaliser.
+fn is_stable(c: char) -> bool {
+    matches!(c,
+        '\u{3001}'..='\u{301B}' // 、。〃 and brackets (not 〜 U+301C)
+        | '\u{3041}'..='\u{3096}' // hiragana (not the combining marks)
+        | '\u{309D}'..='\u{309E}'
+        | '\u{30A1}'..='\u{30FE}' // katakana, ・, ー
+        | '\u{4E00}'..='\u{9FFF}' // CJK unified ideographs
+        | '\u{3400}'..='\u{4DBF}')
+}
+
 /// Folds one character group onto `out`.
 fn fold_group_into(group: &str, out: &mut String) {
     if group.is_ascii() {
         out.extend(group.chars().map(|c| c.to_ascii_lowercase()));
         return;
+    }
+    let mut chars = group.chars();
+    if let (Some(c), None) = (chars.next(), chars.next()) {
+        if is_stable(c) {
+            out.push(c);
+            return;
+        }
     }
     for c in group.nfkc() {
         match c {
@@ -170,7 +190,16 @@ fn fold_group_into(group: &str, out: &mut String) {
 
 /// Whether a token carries no word: only whitespace, punctuation and symbols.
 fn is_wordless(s: &str) -> bool {
-    !s.chars().any(char::is_alphanumeric)
+    !s.chars().any(|c| {
+        if c.is_ascii() {
+            c.is_ascii_alphanumeric()
+        } else if is_stable(c) {
+            // Kana and ideographs are letters; the CJK punctuation block and ・ are not.
+            !matches!(c, '\u{3001}'..='\u{301B}' | '\u{30FB}')
+        } else {
+            c.is_alphanumeric()
+        }
+    })
 }
 
 /// The lindera segmenter with the domain user dictionary.
@@ -250,7 +279,11 @@ impl Tokenizer {
         if text.is_empty() {
             return Vec::new();
         }
-        let folded = Folded::new(text);
+        self.terms_of(&Folded::new(text))
+    }
+
+    /// [`Tokenizer::terms`] of an already folded text (offsets into its original text).
+    pub fn terms_of(&self, folded: &Folded) -> Vec<Term> {
         let mut terms = Vec::new();
         let tokens = LATTICE.with(|lattice| match lattice.try_borrow_mut() {
             Ok(mut lattice) => self
@@ -278,17 +311,23 @@ impl Tokenizer {
             return terms;
         };
         for (s, e) in tokens {
-            let Some(norm) = folded.text.get(s..e) else {
+            let Some(token) = folded.text.get(s..e) else {
                 continue;
             };
-            if is_wordless(norm) {
-                continue;
+            // IPADIC groups unknown katakana across the middle dot (キャッシュレス・ビジョン is
+            // one unknown word): the parts are the words.
+            let mut part_start = s;
+            for part in token.split('・') {
+                let part_end = part_start + part.len();
+                if !part.is_empty() && !is_wordless(part) {
+                    terms.push(Term {
+                        norm: part.to_string(),
+                        start: folded.start(part_start),
+                        end: folded.end(part_end),
+                    });
+                }
+                part_start = part_end + '・'.len_utf8();
             }
-            terms.push(Term {
-                norm: norm.to_string(),
-                start: folded.start(s),
-                end: folded.end(e),
-            });
         }
         terms
     }
@@ -307,8 +346,9 @@ impl Tokenizer {
     }
 }
 
-/// Every spelling variant in a taxonomy TOML text (the strings of every `variants` and
-/// `terms` array, at any depth).
+/// Every spelling variant in a taxonomy TOML text (the strings of every `variants` array,
+/// at any depth). Context and rule words stay out: they match as token sequences anyway,
+/// and whole tokens such as キャッシュレス決済 would hide キャッシュレス from search.
 pub fn user_dictionary_terms(taxonomy_toml: &str) -> Vec<String> {
     fn walk(value: &toml::Value, key: Option<&str>, out: &mut Vec<String>) {
         match value {
@@ -316,7 +356,7 @@ pub fn user_dictionary_terms(taxonomy_toml: &str) -> Vec<String> {
             toml::Value::Array(a) => {
                 for v in a {
                     match v {
-                        toml::Value::String(s) if matches!(key, Some("variants" | "terms")) => {
+                        toml::Value::String(s) if matches!(key, Some("variants")) => {
                             out.push(s.clone())
                         }
                         other => walk(other, key, out),
@@ -429,6 +469,19 @@ mod tests {
         assert!(!norms("東京都").contains(&"京都".to_string()));
         assert!(norms("京都府").contains(&"京都".to_string()));
         assert!(!norms("ペイントを塗る").contains(&"ペイ".to_string()));
+    }
+
+    #[test]
+    fn middle_dot_separates_words() {
+        let text = "「キャッシュレス・ビジョン」を公表";
+        let terms = Tokenizer::shared().terms(text);
+        let words: Vec<&str> = terms.iter().map(|t| t.norm.as_str()).collect();
+        assert!(
+            words.starts_with(&["キャッシュレス", "ビジョン"]),
+            "{words:?}"
+        );
+        assert_eq!(&text[terms[1].start..terms[1].end], "ビジョン");
+        assert!(norms("ｷｬｯｼｭﾚｽ･ﾋﾞｼﾞｮﾝ").starts_with(&["キャッシュレス".to_string()]));
     }
 
     #[test]

@@ -443,6 +443,32 @@ fn store_commands_report_check_and_repair() {
 }
 
 #[test]
+fn rebuild_retag_uses_the_tagger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let s = Store::open(&path).unwrap();
+        let mut d = crash_draft(1);
+        d.title = "セブンペイ、二要素認証なしで不正アクセス被害".into();
+        d.body = "セブン&アイ・ホールディングスは、スマートフォン決済「7pay」で不正アクセスによる被害が発生したと発表した。二要素認証を導入していなかった。".into();
+        s.insert(d, &Analysis::default()).unwrap();
+        s.flush().unwrap();
+    }
+    let out = kessai(&path, &["store", "rebuild", "--retag"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-tagged and rebuilt"));
+    let s = Store::open(&path).unwrap();
+    let tags: Vec<String> = s.tag_counts().unwrap().into_iter().map(|t| t.0.0).collect();
+    assert!(tags.iter().any(|t| t == "7pay"), "{tags:?}");
+    assert!(tags.iter().any(|t| t == "2fa"), "{tags:?}");
+    assert!(s.check().unwrap().is_ok());
+}
+
+#[test]
 fn damaged_or_foreign_stores_give_one_line() {
     let dir = tempfile::tempdir().unwrap();
     // A folder of someone else's files.

@@ -363,3 +363,191 @@ fn traps_are_handled() {
         );
     }
 }
+
+mod cli {
+    use assert_cmd::Command;
+    use predicates::prelude::*;
+
+    fn kessai() -> Command {
+        Command::cargo_bin("kessai").expect("kessai binary")
+    }
+
+    #[test]
+    fn tag_reads_a_shift_jis_page_and_prints_json() {
+        let page =
+            super::corpus_dir().join("sites/paysec/articles/2019-07-04-7pay-fusei-riyou.html");
+        let out = kessai().arg("tag").arg(&page).assert().success();
+        let json: serde_json::Value =
+            serde_json::from_slice(&out.get_output().stdout).expect("JSON output");
+        let tags: Vec<&str> = json["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .map(|t| t["tag"].as_str().unwrap())
+            .collect();
+        for want in ["7pay", "seven-and-i", "fraudulent-use", "2fa", "7pay-2019"] {
+            assert!(tags.contains(&want), "{want} missing from {tags:?}");
+        }
+        // Related-article links and the navigation of the page do not tag.
+        assert!(!tags.contains(&"paypay"), "{tags:?}");
+        assert_eq!(json["published"], "2019-07-04");
+        let seven = json["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tag"] == "7pay")
+            .unwrap();
+        assert_eq!(seven["evidence"][0]["text"], "7pay");
+        assert_eq!(json["facts"]["amounts"][0]["yen"], 55_000_000);
+    }
+
+    #[test]
+    fn tag_reads_text_from_stdin_as_text_output() {
+        kessai()
+            .args(["tag", "-", "--format", "text", "--date", "2019-09-05"])
+            .write_stdin("J-Coin Payに不正アクセス\nみずほ銀行は4日、Ｊ－Ｃｏｉｎ　Ｐａｙの加盟店情報約1.8万件が閲覧可能だったと発表した。\x1b[31m人為ミスが原因。")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("j-coin-pay-2019"))
+            .stdout(predicate::str::contains("18,000 件"))
+            .stdout(predicate::str::contains("cause   人為ミス"))
+            .stdout(predicate::str::contains("\x1b").not());
+    }
+
+    #[test]
+    fn tag_uses_the_users_taxonomy_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("taxonomy.toml");
+        std::fs::write(
+            &file,
+            "[[entry]]\nid = \"toyota-wallet\"\nfamily = \"service\"\nlabel_ja = \"TOYOTA Wallet\"\nlabel_en = \"TOYOTA Wallet\"\nvariants = [\"TOYOTA Wallet\", \"トヨタウォレット\"]\n",
+        )
+        .expect("write");
+        kessai()
+            .env("KESSAI_TAXONOMY", &file)
+            .args(["tag", "-", "--format", "text"])
+            .write_stdin("ＴＯＹＯＴＡ　Ｗａｌｌｅｔで不正利用が発生した。")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("toyota-wallet"))
+            .stdout(predicate::str::contains("fraudulent-use"));
+        std::fs::write(&file, "[[entry]]\nid = \"x\"\nfamily = \"planet\"\n").expect("write");
+        kessai()
+            .env("KESSAI_TAXONOMY", &file)
+            .args(["tag", "-"])
+            .write_stdin("7pay")
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("unknown family"))
+            .stderr(predicate::str::is_match("^kessai: [^\n]*\n$").expect("regex"));
+    }
+
+    #[test]
+    fn retag_rewrites_changed_analyses_in_the_store() {
+        use kessai::model::Analysis;
+        use kessai::store::Store;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store_dir = dir.path().join("store");
+        let cases = super::load_cases();
+        {
+            let store = Store::open(&store_dir).expect("store");
+            for case in cases.iter().take(12) {
+                store
+                    .insert(case.draft(), &Analysis::default())
+                    .expect("insert");
+            }
+            store.flush().expect("flush");
+        }
+        kessai()
+            .arg("--store")
+            .arg(&store_dir)
+            .args(["retag", "--dry-run"])
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(
+                "would re-tag 12 articles: 12 changed",
+            ));
+        kessai()
+            .arg("--store")
+            .arg(&store_dir)
+            .arg("retag")
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(
+                "re-tagged 12 articles: 12 changed",
+            ));
+        {
+            let store = Store::open(&store_dir).expect("store");
+            for case in cases.iter().take(12) {
+                let id = match store
+                    .insert(case.draft(), &Analysis::default())
+                    .expect("dedup")
+                {
+                    kessai::store::Inserted::Duplicate(id) => id,
+                    other => panic!("expected the stored twin, got {other:?}"),
+                };
+                let got = store.analysis(id).expect("read").expect("analysis");
+                assert_eq!(got, kessai::tag::Tagger::shared().analyze(&case.draft()));
+            }
+        }
+        // Nothing changed since: nothing is written.
+        kessai()
+            .arg("--store")
+            .arg(&store_dir)
+            .arg("retag")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(": 0 changed"));
+        // A user taxonomy with a new spelling changes the articles that use it.
+        let tax = dir.path().join("taxonomy.toml");
+        std::fs::write(
+            &tax,
+            "[[entry]]\nid = \"cashless\"\nfamily = \"actor\"\nlabel_ja = \"キャッシュレス\"\nlabel_en = \"Cashless\"\nvariants = [\"キャッシュレス\"]\n",
+        )
+        .expect("write");
+        let user: &'static kessai::taxonomy::Taxonomy = Box::leak(Box::new(
+            kessai::taxonomy::Taxonomy::load(Some(&tax)).expect("user taxonomy"),
+        ));
+        let with_user = kessai::tag::Tagger::new(user);
+        let n = cases
+            .iter()
+            .take(12)
+            .filter(|c| with_user.analyze(&c.draft()).has("cashless"))
+            .count();
+        assert!(n > 0, "no sample article says キャッシュレス");
+        kessai()
+            .env("KESSAI_TAXONOMY", &tax)
+            .arg("--store")
+            .arg(&store_dir)
+            .arg("retag")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!(
+                ": {n} changed ({n} tags added, 0 removed)"
+            )));
+    }
+
+    #[test]
+    fn tag_errors_are_one_line() {
+        kessai()
+            .args(["tag", "/nonexistent/article.html"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::starts_with(
+                "kessai: reading /nonexistent/article.html",
+            ));
+        let big = vec![b'a'; 17 * 1024 * 1024];
+        kessai()
+            .args(["tag", "-"])
+            .write_stdin(big)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("larger than 16 MiB"));
+        // Undecodable bytes are read as well as they can be, never a crash.
+        kessai()
+            .args(["tag", "-"])
+            .write_stdin(vec![0x82, 0xff, 0x00, 0xfe, 0x81])
+            .assert()
+            .success();
+    }
+}

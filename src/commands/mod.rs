@@ -8,6 +8,7 @@ use clap::Args;
 pub mod about;
 pub mod search;
 pub mod store;
+pub mod tag;
 
 /// Exit code for an error that stopped the command (bad arguments, unusable store, ...).
 pub const EXIT_ERROR: u8 = 1;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use kessai::model::ArticleDraft;
 use kessai::sanitize::terminal_line;
 use kessai::store::{RebuildProgress, Store, StoreOptions};
 
@@ -38,9 +39,12 @@ enum StoreCommand {
         json: bool,
     },
     /// Re-derive indexes, counters, dedup keys and search/alert state from the stored
-    /// articles (keeps their tags). Run it when `check` reports violations or after an
-    /// interrupted rebuild.
+    /// articles (keeping their tags, or re-tagging them with --retag). Run it when `check`
+    /// reports violations, after an interrupted rebuild, or after a taxonomy change.
     Rebuild {
+        /// Re-tag every article with the current tagger and taxonomy first.
+        #[arg(long)]
+        retag: bool,
         /// Open a damaged store that lost flushed articles and keep what survived.
         #[arg(long)]
         accept_loss: bool,
@@ -51,14 +55,20 @@ enum StoreCommand {
 pub fn run(args: &StoreArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
     let path = global.store_path()?;
     let options = StoreOptions {
-        accept_data_loss: matches!(args.command, StoreCommand::Rebuild { accept_loss: true }),
+        accept_data_loss: matches!(
+            args.command,
+            StoreCommand::Rebuild {
+                accept_loss: true,
+                ..
+            }
+        ),
         ..StoreOptions::default()
     };
     let store = Store::open_with(&path, options).context("cannot open the store")?;
     match &args.command {
         StoreCommand::Info { json } => info(&store, *json),
         StoreCommand::Check { json } => check(&store, *json),
-        StoreCommand::Rebuild { .. } => rebuild(&store),
+        StoreCommand::Rebuild { retag, .. } => rebuild(&store, *retag),
     }
 }
 
@@ -125,7 +135,11 @@ fn check(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn rebuild(store: &Store) -> anyhow::Result<ExitCode> {
+fn rebuild(store: &Store, retag: bool) -> anyhow::Result<ExitCode> {
+    let tagger = kessai::tag::Tagger::shared();
+    let analyze = |d: &ArticleDraft| tagger.analyze(d);
+    let retag_fn: Option<&dyn Fn(&ArticleDraft) -> kessai::model::Analysis> =
+        if retag { Some(&analyze) } else { None };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -148,16 +162,35 @@ fn rebuild(store: &Store) -> anyhow::Result<ExitCode> {
         }
     };
     let report = store
-        .rebuild_with(None, &mut progress)
+        .rebuild_with(retag_fn, &mut progress)
         .context("store rebuild")?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     store.flush().context("store rebuild")?;
     println!(
-        "rebuilt indexes and counters of {} articles ({} twins, {} orphan records removed)",
-        report.articles, report.twins, report.orphans_removed
+        "{} indexes and counters of {} articles ({} twins, {} orphan records removed)",
+        if report.retagged {
+            "re-tagged and rebuilt"
+        } else {
+            "rebuilt"
+        },
+        report.articles,
+        report.twins,
+        report.orphans_removed
     );
+    if !report.analyses_reset.is_empty() {
+        let ids: Vec<String> = report
+            .analyses_reset
+            .iter()
+            .map(|i| i.to_string())
+            .collect();
+        println!(
+            "{} articles had unreadable tags and now have none (run `kessai store rebuild --retag`): {}",
+            ids.len(),
+            ids.join(" ")
+        );
+    }
     if !report.unreadable.is_empty() {
         let ids: Vec<String> = report.unreadable.iter().map(|i| i.to_string()).collect();
         println!(

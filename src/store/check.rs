@@ -213,6 +213,9 @@ pub struct RebuildReport {
     pub twins: u64,
     /// Analysis/flags records without an article, deleted.
     pub orphans_removed: u64,
+    /// Articles whose stored analysis did not decode and was replaced by an empty one
+    /// (run with retagging to restore their tags).
+    pub analyses_reset: Vec<ArticleId>,
 }
 
 fn index_name(key: &[u8]) -> String {
@@ -260,6 +263,29 @@ const INDEXES: [u8; 6] = [
     keys::UNREAD,
     keys::STARRED,
 ];
+
+/// The set of stored article ids as a bitset: ids are dense (assigned 1, 2, 3, ...), so a
+/// million articles take 125 KB, and existence checks need no sled lookups.
+#[derive(Default)]
+struct IdSet(Vec<u64>);
+
+impl IdSet {
+    fn insert(&mut self, id: ArticleId) {
+        let (w, b) = ((id.0 / 64) as usize, id.0 % 64);
+        if w >= self.0.len() {
+            // Ids far beyond the dense range would mean damage; cap the growth.
+            if w > (1 << 26) {
+                return;
+            }
+            self.0.resize(w + 1, 0);
+        }
+        self.0[w] |= 1 << b;
+    }
+    fn contains(&self, id: ArticleId) -> bool {
+        let (w, b) = ((id.0 / 64) as usize, id.0 % 64);
+        self.0.get(w).is_some_and(|x| x & (1 << b) != 0)
+    }
+}
 
 /// Recounts kept while streaming over the articles.
 #[derive(Default)]
@@ -319,6 +345,7 @@ impl Store {
             report.push(Violation::RebuildPending);
         }
         let mut rc = Recount::default();
+        let mut present = IdSet::default();
 
         // Articles → their records, indexes and dedup keys.
         for kv in inner.main.scan_prefix([keys::ARTICLE]) {
@@ -331,6 +358,7 @@ impl Store {
                 continue;
             };
             report.articles += 1;
+            present.insert(id);
             let article = match read::decode_article(inner, id, &v) {
                 Ok(a) => a,
                 Err(e) => {
@@ -403,11 +431,7 @@ impl Store {
             for k in inner.main.scan_prefix([prefix]).keys() {
                 let k = k.map_err(db)?;
                 if let Some(id) = keys::id_of(&k) {
-                    if !inner
-                        .main
-                        .contains_key(keys::by_id(keys::ARTICLE, id))
-                        .map_err(db)?
-                    {
+                    if !present.contains(id) {
                         report.push(Violation::Orphan { record, id });
                     }
                 }
@@ -425,11 +449,7 @@ impl Store {
                     continue;
                 };
                 let id = ArticleId(pos.id);
-                if !inner
-                    .main
-                    .contains_key(keys::by_id(keys::ARTICLE, id))
-                    .map_err(db)?
-                {
+                if !present.contains(id) {
                     report.push(Violation::DanglingIndex {
                         index: index_name(&k),
                         id,
@@ -457,11 +477,7 @@ impl Store {
                     });
                     continue;
                 };
-                if !inner
-                    .main
-                    .contains_key(keys::by_id(keys::ARTICLE, id))
-                    .map_err(db)?
-                {
+                if !present.contains(id) {
                     report.push(Violation::DanglingDedup { id });
                 }
             }
@@ -669,7 +685,15 @@ impl Store {
                 };
                 let analysis = match retag {
                     Some(f) => f(&article.draft),
-                    None => read::analysis(inner, id).ok().flatten().unwrap_or_default(),
+                    None => match read::analysis(inner, id) {
+                        Ok(a) => a.unwrap_or_default(),
+                        // Kept as "no tags" so the article stays listed; reported so that
+                        // `rebuild --retag` can restore its tags.
+                        Err(_) => {
+                            report.analyses_reset.push(id);
+                            Analysis::default()
+                        }
+                    },
                 };
                 let flags = read::flags(inner, id).ok().flatten().unwrap_or_default();
                 let d = &article.draft;
@@ -737,6 +761,27 @@ fn clear_prefix(inner: &super::Inner, prefix: &[u8]) -> Result<()> {
             b.remove(k);
         }
         inner.main.apply_batch(b).map_err(|e| inner.sled_err(e))?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_set_holds_dense_and_sparse_ids() {
+        let mut s = IdSet::default();
+        for id in [1, 63, 64, 1000] {
+            s.insert(ArticleId(id));
+        }
+        for id in [1, 63, 64, 1000] {
+            assert!(s.contains(ArticleId(id)));
+        }
+        for id in [0, 2, 65, 999, 1001, u64::MAX] {
+            assert!(!s.contains(ArticleId(id)));
+        }
+        s.insert(ArticleId(u64::MAX)); // capped, not a huge allocation
+        assert!(s.0.len() < 100);
     }
 }
 

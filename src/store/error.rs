@@ -168,9 +168,11 @@ impl StoreError {
     pub(crate) fn from_io(path: &Path, action: &'static str, e: io::Error) -> StoreError {
         let text = e.to_string();
         if text.contains("could not acquire lock") || e.kind() == io::ErrorKind::WouldBlock {
+            // Our own pid in the lock file means *we* hold kessai.lock and something else
+            // holds sled's lock: we do not know who.
             return StoreError::InUse {
                 path: path.to_path_buf(),
-                pid: super::lock::holder_pid(path),
+                pid: super::lock::holder_pid(path).filter(|&p| p != std::process::id()),
             };
         }
         if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(libc::ENOSPC) {

@@ -93,9 +93,8 @@ fn plan(inner: &Inner, f: &ListFilter) -> Result<Plan> {
             .map_err(|e| inner.sled_err(e))?
         {
             None => 0,
-            Some(v) => Pair::from(&v)
-                .map(|p| if f.unread_only { p.unread } else { p.total })
-                .unwrap_or(u64::MAX),
+            // The scan walks every entry of the index, read or not: cost is its size.
+            Some(v) => Pair::from(&v).map(|p| p.total).unwrap_or(u64::MAX),
         };
         candidates.push((c, IndexPrefix::feed(feed)));
     }

@@ -537,9 +537,12 @@ fn check_finds_damage_and_rebuild_repairs_it() {
     assert!(has("flags record of article 4242"), "{lines:#?}");
     assert!(!report.is_ok());
 
+    main.insert(keys::by_id(keys::ANALYSIS, ids[4]), &b"{not json"[..])
+        .unwrap();
     let r = s.rebuild_keeping_analysis().unwrap();
     assert_eq!(r.articles, 6);
     assert_eq!(r.orphans_removed, 1);
+    assert_eq!(r.analyses_reset, vec![ids[4]]);
     let after = s.check().unwrap();
     assert!(after.is_ok(), "{:#?}", after);
     // Flags survived the rebuild.
@@ -829,4 +832,18 @@ fn foreign_folders_and_files_are_refused() {
         Store::open(&file),
         Err(StoreError::NotAStore { .. })
     ));
+}
+
+#[test]
+fn store_handles_are_send_sync_and_clone() {
+    fn assert_handle<T: Send + Sync + Clone + 'static>() {}
+    assert_handle::<Store>();
+    // Clones share one database: a write through one is visible through the other.
+    let s = Store::open_temporary().unwrap();
+    let t = s.clone();
+    let id =
+        std::thread::spawn(move || t.insert(draft("f", 1), &Analysis::default()).unwrap().id())
+            .join()
+            .unwrap();
+    assert!(s.get(id).unwrap().is_some());
 }
