@@ -1205,3 +1205,51 @@ fn rebuilds_agree_with_incremental_index() {
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
+
+/// `Store::filter_contains` (the point lookups the engine uses for tag/feed/is: leaves)
+/// agrees with paging through the same filter.
+#[test]
+fn store_point_lookups_agree_with_pages() {
+    let c = corpus();
+    for s in ["paysec/2019-07-04-7pay-fusei-riyou", "press/2019-08-01-7pay-haishi"] {
+        c.store
+            .set_flags(ArticleId(c.id_of[s]), Flags { read: true, starred: true })
+            .unwrap();
+    }
+    let filters = [
+        kessai::store::ListFilter { tag: Some(TagId::new("7pay-2019")), ..Default::default() },
+        kessai::store::ListFilter { family: Some(Family::Exchange), ..Default::default() },
+        kessai::store::ListFilter { feed: Some(FeedId::new("press")), ..Default::default() },
+        kessai::store::ListFilter { starred_only: true, ..Default::default() },
+        kessai::store::ListFilter { unread_only: true, feed: Some(FeedId::new("paysec")), ..Default::default() },
+        kessai::store::ListFilter {
+            since: Some(at("2020-01-01T00:00:00Z")),
+            until: Some(at("2021-01-01T00:00:00Z")),
+            ..Default::default()
+        },
+    ];
+    for f in &filters {
+        let mut paged = std::collections::HashSet::new();
+        let mut cursor = None;
+        loop {
+            let page = c.store.page(f, cursor, 50).unwrap();
+            paged.extend(page.items.iter().map(|id| id.0));
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        assert!(!paged.is_empty(), "{f:?}");
+        for &id in c.slug_of.keys() {
+            let a = c.store.get(ArticleId(id)).unwrap().unwrap();
+            let inside = c.store.filter_contains(f, ArticleId(id), a.draft.published).unwrap();
+            assert_eq!(inside, paged.contains(&id), "{f:?} {}", c.slug_of[&id]);
+        }
+        // A wrong time answers false.
+        let &id = paged.iter().next().unwrap();
+        let wrong = c.store.get(ArticleId(id)).unwrap().unwrap().draft.published + chrono::TimeDelta::seconds(1);
+        if f.since.is_none() {
+            assert!(!c.store.filter_contains(f, ArticleId(id), wrong).unwrap());
+        }
+    }
+}

@@ -1,10 +1,10 @@
 //! Search matches inside the domain compounds the tagger keeps whole.
 //!
 //! The shared tokenizer's user dictionary keeps taxonomy spellings such as 不正アクセス,
-//! 決済サービス or セブンペイ as single tokens, which tagging needs. For search that would
-//! hide 不正 (fraud) inside 不正アクセス and 決済 inside 決済サービス. So search refines every
-//! such compound into the tokens plain IPADIC gives it (不正|アクセス, 決済|サービス,
-//! セブン|ペイ) — on both sides: the indexed text and the query. Token boundaries of the
+//! 不正利用 or セブンペイ as single tokens, which tagging needs. For search that would hide
+//! 不正 (fraud) inside 不正アクセス and 利用 inside 不正利用. So search refines every such
+//! compound into the tokens plain IPADIC gives it (不正|アクセス, 不正|利用, セブン|ペイ) —
+//! on both sides: the indexed text and the query. Token boundaries of the
 //! shared tokenizer are kept, only split further, so `京都` still never matches `東京都`
 //! (東京|都), and everything that matched before still matches.
 
@@ -82,10 +82,11 @@ mod tests {
         assert_eq!(norms(tok.norms("セブンペイ")), vec!["セブン", "ペイ"]);
         assert_eq!(norms(tok.norms("東京都")), vec!["東京", "都"]);
         assert_eq!(norms(tok.norms("京都")), vec!["京都"]);
-        let text = "決済サービスで不正利用";
+        let text = "セブンペイで不正利用";
         let t = terms(tok.terms(text));
         let norms: Vec<&str> = t.iter().map(|t| t.norm.as_str()).collect();
-        assert_eq!(norms, vec!["決済", "サービス", "で", "不正", "利用"]);
-        assert_eq!(&text[t[0].start..t[0].end], "決済サービス");
+        assert_eq!(norms, vec!["セブン", "ペイ", "で", "不正", "利用"]);
+        assert_eq!(&text[t[0].start..t[0].end], "セブンペイ");
+        assert_eq!(&text[t[1].start..t[1].end], "セブンペイ");
     }
 }
