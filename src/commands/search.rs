@@ -110,10 +110,16 @@ pub fn run(args: &SearchArgs, global: &super::Global) -> anyhow::Result<ExitCode
         Err(e) => return Err(e.into()),
     };
     if let Some(stale) = results.stale {
-        eprintln!(
-            "kessai: warning: the search index covers {} of {} articles; run `kessai reindex`",
-            stale.indexed, stale.stored
-        );
+        if stale.rebuilding {
+            eprintln!(
+                "kessai: warning: a search index rebuild did not finish; run `kessai reindex`"
+            );
+        } else {
+            eprintln!(
+                "kessai: warning: the search index covers {} of {} articles; run `kessai reindex`",
+                stale.indexed, stale.stored
+            );
+        }
     }
     let mut out = std::io::stdout().lock();
     let tty = std::io::stdout().is_terminal();

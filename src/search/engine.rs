@@ -87,13 +87,16 @@ pub struct Hit {
     pub snippet: Snippet,
 }
 
-/// The index covers a different number of articles than the store holds.
+/// The index does not cover the store: it holds a different number of articles, or a
+/// rebuild was interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Stale {
     /// Articles in the index.
     pub indexed: u64,
     /// Articles in the store.
     pub stored: u64,
+    /// A `kessai reindex` was interrupted (or is running).
+    pub rebuilding: bool,
 }
 
 /// A page of results.
@@ -211,7 +214,15 @@ impl Engine {
     pub fn stale(&self) -> Result<Option<Stale>, SearchError> {
         let indexed = self.stats()?.docs;
         let stored = self.store.article_count()?;
-        Ok((indexed != stored).then_some(Stale { indexed, stored }))
+        let rebuilding = self
+            .tree
+            .contains_key(index::KEY_REBUILDING)
+            .map_err(sled_err)?;
+        Ok((indexed != stored || rebuilding).then_some(Stale {
+            indexed,
+            stored,
+            rebuilding,
+        }))
     }
 
     fn stats(&self) -> Result<Stats, SearchError> {

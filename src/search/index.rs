@@ -7,6 +7,7 @@
 //! m/format              → u32: layout version
 //! m/stats               → docs ‖ tokens in titles ‖ leads ‖ bodies (u64 each)
 //! m/pending             → bucket (u32) ‖ count (u32): where new documents wait
+//! m/rebuilding          → present while a rebuild runs (an interrupted one shows)
 //! q ‖ id                → a waiting document: record, term directory, occurrences
 //! p ‖ term ‖ first id   → posting block of a term (see `codec`)
 //! D ‖ bucket            → document table of ids [bucket·256, bucket·256 + 256)
@@ -27,7 +28,7 @@
 //! stay in their blocks as garbage that queries skip (they only count documents present in
 //! a table) until `kessai reindex` rewrites the index.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -54,6 +55,8 @@ const MAX_TERM_BYTES: usize = 200;
 pub(crate) const KEY_FORMAT: &[u8] = b"m/format";
 pub(crate) const KEY_STATS: &[u8] = b"m/stats";
 pub(crate) const KEY_PENDING: &[u8] = b"m/pending";
+/// Present while `kessai reindex` runs; left behind by an interrupted one.
+pub(crate) const KEY_REBUILDING: &[u8] = b"m/rebuilding";
 pub(crate) const PENDING: u8 = b'q';
 pub(crate) const POSTINGS: u8 = b'p';
 pub(crate) const DOCS: u8 = b'D';
@@ -317,12 +320,42 @@ pub enum IndexError {
 
 type Result<T, E = IndexError> = std::result::Result<T, E>;
 
+/// Open (not yet full) last blocks of terms, kept in memory while a rebuild appends to them
+/// bucket after bucket, so that each block is written once rather than once per write.
+#[derive(Default)]
+pub(crate) struct Tails {
+    map: HashMap<Vec<u8>, (Vec<u8>, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// Memory the kept tails may take before they are written out.
+const TAILS_BUDGET: usize = 64 << 20;
+
 /// The writes of the index, all through a store [`Batch`].
 pub(crate) struct Writer<'b> {
     pub batch: &'b mut Batch,
+    /// During a rebuild: open blocks kept in memory.
+    pub tails: Option<&'b mut Tails>,
 }
 
-impl Writer<'_> {
+impl<'b> Writer<'b> {
+    /// A writer for one batch.
+    pub fn new(batch: &'b mut Batch) -> Writer<'b> {
+        Writer { batch, tails: None }
+    }
+
+    /// Writes every kept tail into the batch.
+    fn flush_tails(&mut self) -> Result<()> {
+        if let Some(tails) = self.tails.as_mut() {
+            let map = std::mem::take(&mut tails.map);
+            tails.bytes = 0;
+            for (_, (k, v)) in map {
+                self.batch.insert(TREE, k, v)?;
+            }
+        }
+        Ok(())
+    }
+
     fn get(&self, key: &[u8]) -> Result<Option<IVec>> {
         Ok(self.batch.get(TREE, key)?)
     }
@@ -508,16 +541,31 @@ impl Writer<'_> {
     /// Appends postings (ascending ids, each with its occurrences) to a term's blocks.
     fn append(&mut self, term: &[u8], postings: Vec<(u64, Vec<u8>)>) -> Result<()> {
         let prefix = postings_prefix(term);
+        let kept = self.tails.as_mut().and_then(|t| {
+            let kv = t.map.remove(term);
+            if let Some((k, v)) = &kv {
+                t.bytes = t.bytes.saturating_sub(k.len() + v.len() + term.len());
+            }
+            kv
+        });
+        let last = match kept {
+            Some(kv) => Some(kv),
+            None => self
+                .batch
+                .last_in_prefix(TREE, &prefix)?
+                .map(|(k, v)| (k.to_vec(), v.to_vec())),
+        };
         let mut current: Option<(Vec<u8>, Vec<u8>)> = None; // the open block: key, value
-        if let Some((k, v)) = self.batch.last_in_prefix(TREE, &prefix)? {
-            let last = block_last_id(&v)?;
-            if postings.first().is_some_and(|(id, _)| *id <= last) {
+        if let Some((k, v)) = last {
+            if postings
+                .first()
+                .is_some_and(|(id, _)| block_last_id(&v).is_ok_and(|last| *id <= last))
+            {
                 // Older ids than the term's last: rewrite its blocks in order.
+                self.put(k, v)?;
                 return self.rewrite(term, postings);
             }
-            if v.len() < BLOCK_BYTES {
-                current = Some((k.to_vec(), v.to_vec()));
-            }
+            current = Some((k, v));
         }
         for (id, occ) in postings {
             let (key, mut value) = match current.take() {
@@ -539,10 +587,20 @@ impl Writer<'_> {
             value[..8].copy_from_slice(&id.to_be_bytes());
             current = Some((key, value));
         }
-        if let Some((k, v)) = current {
-            self.put(k, v)?;
+        let Some((k, v)) = current else {
+            return Ok(());
+        };
+        match self.tails.as_mut() {
+            Some(tails) if v.len() < BLOCK_BYTES => {
+                tails.bytes += k.len() + v.len() + term.len();
+                tails.map.insert(term.to_vec(), (k, v));
+                if tails.bytes > TAILS_BUDGET {
+                    self.flush_tails()?;
+                }
+                Ok(())
+            }
+            _ => self.put(k, v),
         }
-        Ok(())
     }
 
     /// Rewrites a term's blocks with `extra` postings merged in by id (rare: only when an
@@ -632,7 +690,7 @@ impl Indexer for SearchIndexer {
         batch: &mut Batch,
     ) -> IndexResult {
         let doc = IndexedDoc::new(article, self.tokenizer);
-        Writer { batch }.add(&doc)?;
+        Writer::new(batch).add(&doc)?;
         Ok(())
     }
 
@@ -643,7 +701,7 @@ impl Indexer for SearchIndexer {
         _analysis: &Analysis,
         batch: &mut Batch,
     ) -> IndexResult {
-        Writer { batch }.remove(article.id.0)?;
+        Writer::new(batch).remove(article.id.0)?;
         Ok(())
     }
 
@@ -664,7 +722,7 @@ pub fn register(store: &Store) {
 /// Merges the waiting documents into the posting blocks now (normally done when the next
 /// bucket of ids starts). Queries give the same answers before and after.
 pub fn merge(store: &Store) -> Result<()> {
-    store.write(|batch| Writer { batch }.merge())
+    store.write(|batch| Writer::new(batch).merge())
 }
 
 /// How far a rebuild has come.
@@ -706,12 +764,14 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
     let total = ids.len() as u64;
     let last = ids.last().map_or(0, |&id| bucket(id));
     store.write(|batch| -> Result<()> {
-        let mut w = Writer { batch };
+        let mut w = Writer::new(batch);
         w.stamp_format()?;
+        w.put(KEY_REBUILDING, vec![1])?;
         w.set_pending_meta(last, 0)
     })?;
     let mut report = RebuildReport::default();
     let tokenizer = Tokenizer::shared();
+    let mut tails = Tails::default();
     let mut groups: Vec<&[u64]> = ids.chunk_by(|a, b| bucket(*a) == bucket(*b)).collect();
     while !groups.is_empty() {
         let take = groups.len().min(REBUILD_BUCKETS);
@@ -725,11 +785,15 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
         }
         let docs = tokenize_all(&articles, tokenizer);
         store.write(|batch| -> Result<()> {
-            let mut w = Writer { batch };
-            let (closed, waiting): (Vec<IndexedDoc>, Vec<IndexedDoc>) =
-                docs.iter().cloned().partition(|d| bucket(d.id) < last);
+            let mut w = Writer {
+                batch,
+                tails: Some(&mut tails),
+            };
+            let (closed, waiting): (Vec<&IndexedDoc>, Vec<&IndexedDoc>) =
+                docs.iter().partition(|d| bucket(d.id) < last);
+            let closed: Vec<IndexedDoc> = closed.into_iter().cloned().collect();
             w.write_closed(&closed)?;
-            for d in &waiting {
+            for d in waiting {
                 w.add(d)?;
             }
             Ok(())
@@ -740,6 +804,14 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
             total,
         });
     }
+    store.write(|batch| -> Result<()> {
+        let mut w = Writer {
+            batch,
+            tails: Some(&mut tails),
+        };
+        w.flush_tails()?;
+        w.del(KEY_REBUILDING)
+    })?;
     Ok(report)
 }
 
@@ -858,7 +930,7 @@ mod tests {
         ];
         for (id, text) in order {
             store
-                .write(|batch| -> Result<()> { Writer { batch }.add(&doc(id, text)) })
+                .write(|batch| -> Result<()> { Writer::new(batch).add(&doc(id, text)) })
                 .unwrap();
         }
         let engine = Engine::new(&store).unwrap();
@@ -880,12 +952,12 @@ mod tests {
         assert_eq!(ids("-京都"), vec![300, 701]);
         // Removing an old one, merging, and indexing it again.
         store
-            .write(|batch| -> Result<bool> { Writer { batch }.remove(5) })
+            .write(|batch| -> Result<bool> { Writer::new(batch).remove(5) })
             .unwrap();
         assert_eq!(ids("京都"), vec![6, 700]);
         merge(&store).unwrap();
         store
-            .write(|batch| -> Result<()> { Writer { batch }.add(&doc(5, "京都")) })
+            .write(|batch| -> Result<()> { Writer::new(batch).add(&doc(5, "京都")) })
             .unwrap();
         assert_eq!(ids("京都"), vec![5, 6, 700]);
         let stats =
