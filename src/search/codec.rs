@@ -141,6 +141,14 @@ impl Postings {
         self.ids.is_empty()
     }
 
+    /// Empties the list, keeping its memory.
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.counts.clear();
+        self.pos_at.clear();
+        self.data.clear();
+    }
+
     /// The index of document `id`, by binary search.
     pub fn find(&self, id: u64) -> Option<usize> {
         self.ids.binary_search(&id).ok()

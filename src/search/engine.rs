@@ -359,6 +359,26 @@ impl Engine {
 
         let mut streams: Vec<Stream> = keys.iter().map(|k| Stream::new(&self.tree, k)).collect();
         let mut tables = TableSource::new(&self.tree, needs_text(&compiled.root));
+        // Each leaf's spellings as indexes into `tokens`, and buffers reused bucket to bucket.
+        let alternatives: Vec<Vec<Vec<usize>>> = compiled
+            .texts()
+            .iter()
+            .map(|leaf| {
+                leaf.alternatives
+                    .iter()
+                    .map(|alt| {
+                        alt.iter()
+                            .filter_map(|t| tokens.binary_search(&t.as_str()).ok())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut work = Work {
+            lists: vec![Postings::new(); tokens.len()],
+            leaves: vec![LeafHits::default(); compiled.texts().len()],
+            bufs: Vec::new(),
+        };
         loop {
             // The next bucket: the lowest where a token occurs (or the next table, when the
             // query can match documents without its words), and the pending bucket.
@@ -384,11 +404,9 @@ impl Engine {
                 Some(t) => t,
                 None => self.table(b)?,
             };
-            let mut lists: Vec<Postings> = Vec::with_capacity(tokens.len());
-            for s in streams.iter_mut() {
-                let mut p = Postings::new();
-                s.take_range(lo, hi, &mut p)?;
-                lists.push(p);
+            for (s, list) in streams.iter_mut().zip(work.lists.iter_mut()) {
+                list.clear();
+                s.take_range(lo, hi, list)?;
             }
             if b == pending_bucket && !pending_done {
                 pending_done = true;
@@ -397,21 +415,13 @@ impl Engine {
                         table.set(s, &d.info);
                     }
                 }
-                for (slot, list) in lists.iter_mut().enumerate() {
+                for (slot, list) in work.lists.iter_mut().enumerate() {
                     if !waiting[slot].is_empty() {
                         *list = merge_postings(list, &waiting[slot])?;
                     }
                 }
             }
-            let by_token: HashMap<&str, &Postings> =
-                tokens.iter().copied().zip(lists.iter()).collect();
-            self.unit(
-                compiled,
-                &oracle,
-                &table,
-                &|t| by_token.get(t).copied(),
-                &mut acc,
-            )?;
+            self.unit(compiled, &oracle, &table, &alternatives, &mut work, &mut acc)?;
         }
 
         let avg = stats.avg_len();
@@ -455,29 +465,26 @@ impl Engine {
     }
 
     /// Evaluates one bucket and records its matches.
-    fn unit<'p>(
+    fn unit(
         &self,
         compiled: &Compiled,
         oracle: &StoreOracle<'_>,
         table: &DocTable,
-        postings: &dyn Fn(&str) -> Option<&'p Postings>,
+        alternatives: &[Vec<Vec<usize>>],
+        work: &mut Work,
         acc: &mut Accumulator<'_>,
     ) -> Result<(), SearchError> {
         if table.count() == 0 {
             return Ok(());
         }
-        let leaves: Vec<LeafHits> = compiled
-            .texts()
-            .iter()
-            .map(|leaf| text_hits(leaf, table, postings))
-            .collect::<Result<_, _>>()?;
-        for (i, l) in leaves.iter().enumerate() {
-            acc.df[i] += l.bits.count() as u64;
+        for (i, leaf) in work.leaves.iter_mut().enumerate() {
+            text_hits(&alternatives[i], table, &work.lists, leaf, &mut work.bufs)?;
+            acc.df[i] += leaf.bits.count() as u64;
         }
         let matched = Eval {
             compiled,
             table,
-            leaves: &leaves,
+            leaves: &work.leaves,
             oracle,
         }
         .run()?;
@@ -489,10 +496,20 @@ impl Engine {
                 lens: info.lens,
             });
             acc.counts
-                .extend(acc.positive.iter().map(|&k| leaves[k].counts[s]));
+                .extend(acc.positive.iter().map(|&k| work.leaves[k].counts[s]));
         }
         Ok(())
     }
+}
+
+/// Buffers one query reuses bucket after bucket.
+struct Work {
+    /// Per token: its postings in the current bucket.
+    lists: Vec<Postings>,
+    /// Per text leaf: its hits in the current bucket.
+    leaves: Vec<LeafHits>,
+    /// Decoded positions while checking phrases.
+    bufs: Vec<Vec<u32>>,
 }
 
 /// Two postings lists of disjoint documents as one, ids ascending.
@@ -773,7 +790,7 @@ impl Oracle for StoreOracle<'_> {
             let set = self.enumerate(&filter)?;
             self.state.borrow_mut().insert(key.clone(), (0, Some(set)));
         }
-        let mut out = Bits::empty(SLOTS);
+        let mut out = Bits::empty();
         let mut state = self.state.borrow_mut();
         let entry = state.entry(key).or_insert((0, None));
         for s in domain.ones() {

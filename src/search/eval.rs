@@ -4,40 +4,29 @@
 //! matcher's; `tests/search.rs` checks that the two agree.
 
 use crate::search::codec::{Corrupt, DocTable, Postings, SLOTS};
-use crate::search::matcher::{Compiled, Node, TextLeaf};
+use crate::search::matcher::{Compiled, Node};
 
 /// A set of documents of one bucket: bit `i` stands for slot `i` (id = base + i).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bits {
-    words: Vec<u64>,
-    len: usize,
+    words: [u64; SLOTS / 64],
 }
 
 impl Bits {
-    /// No documents of `len`.
-    pub fn empty(len: usize) -> Bits {
-        Bits {
-            words: vec![0; len.div_ceil(64)],
-            len,
-        }
+    /// No documents.
+    pub fn empty() -> Bits {
+        Bits::default()
     }
 
-    /// All `len` documents.
-    #[cfg(test)]
-    pub fn full(len: usize) -> Bits {
-        let mut b = Bits::empty(len);
-        for i in 0..len {
-            b.set(i);
-        }
-        b
-    }
-
-    /// Adds document `i`.
+    /// Adds document `i` (slots past the bucket are ignored).
     pub fn set(&mut self, i: usize) {
-        self.words[i / 64] |= 1 << (i % 64);
+        if let Some(w) = self.words.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
     }
 
     /// Whether document `i` is in the set.
+    #[cfg(test)]
     pub fn get(&self, i: usize) -> bool {
         self.words
             .get(i / 64)
@@ -56,31 +45,37 @@ impl Bits {
 
     /// Keeps only documents also in `other`.
     pub fn and(&mut self, other: &Bits) {
-        self.words
-            .iter_mut()
-            .zip(&other.words)
-            .for_each(|(a, b)| *a &= b);
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= b;
+        }
     }
 
     /// Adds the documents of `other`.
     pub fn or(&mut self, other: &Bits) {
-        self.words
-            .iter_mut()
-            .zip(&other.words)
-            .for_each(|(a, b)| *a |= b);
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
     }
 
     /// Removes the documents of `other`.
     pub fn and_not(&mut self, other: &Bits) {
-        self.words
-            .iter_mut()
-            .zip(&other.words)
-            .for_each(|(a, b)| *a &= !b);
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !b;
+        }
     }
 
     /// The documents in the set, ascending.
     pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.len).filter(|&i| self.get(i))
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
     }
 }
 
@@ -93,52 +88,71 @@ pub struct LeafHits {
     pub counts: Vec<[u32; 3]>,
 }
 
-/// Finds a text leaf in a bucket. `postings(token)` gives a token's postings in this
-/// bucket (ids of documents absent from `table` — removed ones — are ignored). Hits per
-/// field are the largest count among the leaf's spellings (two spellings that overlap at
-/// one place, `J-Coin Pay` and `J-Coin`, are not counted twice).
-pub fn text_hits<'p>(
-    leaf: &TextLeaf,
+impl Default for LeafHits {
+    fn default() -> Self {
+        LeafHits {
+            bits: Bits::empty(),
+            counts: vec![[0; 3]; SLOTS],
+        }
+    }
+}
+
+impl LeafHits {
+    /// Empties the hits for the next bucket, keeping the memory.
+    fn reset(&mut self) {
+        for s in self.bits.ones() {
+            self.counts[s] = [0; 3];
+        }
+        self.bits = Bits::empty();
+    }
+
+    fn add(&mut self, slot: usize, counts: [u32; 3]) {
+        self.bits.set(slot);
+        let c = &mut self.counts[slot];
+        for f in 0..3 {
+            c[f] = c[f].max(counts[f]);
+        }
+    }
+}
+
+/// Finds a text leaf in a bucket into `hits`. The leaf's spellings are given as indexes into
+/// `lists`, the bucket's postings per token (ids of documents absent from `table` — removed
+/// ones — are ignored). Hits per field are the largest count among the spellings (two
+/// spellings that overlap at one place, `J-Coin Pay` and `J-Coin`, are not counted twice).
+pub fn text_hits(
+    alternatives: &[Vec<usize>],
     table: &DocTable,
-    postings: &dyn Fn(&str) -> Option<&'p Postings>,
-) -> Result<LeafHits, Corrupt> {
-    let mut hits = LeafHits {
-        bits: Bits::empty(SLOTS),
-        counts: vec![[0; 3]; SLOTS],
-    };
+    lists: &[Postings],
+    hits: &mut LeafHits,
+    bufs: &mut Vec<Vec<u32>>,
+) -> Result<(), Corrupt> {
+    hits.reset();
     let empty = Postings::new();
-    let mut bufs: Vec<Vec<u32>> = Vec::new();
-    for alt in &leaf.alternatives {
-        let lists: Vec<&Postings> = alt.iter().map(|t| postings(t).unwrap_or(&empty)).collect();
-        if lists.iter().any(|l| l.is_empty()) {
+    for alt in alternatives {
+        let seq: Vec<&Postings> = alt.iter().map(|&t| lists.get(t).unwrap_or(&empty)).collect();
+        if seq.iter().any(|l| l.is_empty()) {
             continue;
         }
-        if let [only] = lists.as_slice() {
+        if let [only] = seq.as_slice() {
             // One token: counts straight from the postings, no positions decoded.
             for (i, &id) in only.ids.iter().enumerate() {
-                let Some(slot) = table.slot(id).filter(|&s| table.present(s)) else {
-                    continue;
-                };
-                hits.bits.set(slot);
-                let c = only.counts[i];
-                let slot_counts = &mut hits.counts[slot];
-                for f in 0..3 {
-                    slot_counts[f] = slot_counts[f].max(c[f]);
+                if let Some(slot) = table.slot(id).filter(|&s| table.present(s)) {
+                    hits.add(slot, only.counts[i]);
                 }
             }
             continue;
         }
         // A phrase: walk the rarest token's postings, look the others up.
-        let rarest = (0..lists.len())
-            .min_by_key(|&k| lists[k].len())
-            .unwrap_or(0);
-        bufs.resize_with(lists.len(), Vec::new);
-        let mut at = vec![0usize; lists.len()];
-        'docs: for &id in &lists[rarest].ids {
+        let rarest = (0..seq.len()).min_by_key(|&k| seq[k].len()).unwrap_or(0);
+        if bufs.len() < seq.len() {
+            bufs.resize_with(seq.len(), Vec::new);
+        }
+        let mut at = vec![0usize; seq.len()];
+        'docs: for &id in &seq[rarest].ids {
             let Some(slot) = table.slot(id).filter(|&s| table.present(s)) else {
                 continue;
             };
-            for (k, list) in lists.iter().enumerate() {
+            for (k, list) in seq.iter().enumerate() {
                 match list.find(id) {
                     Some(j) => at[k] = j,
                     None => continue 'docs,
@@ -146,20 +160,16 @@ pub fn text_hits<'p>(
             }
             let mut counts = [0u32; 3];
             for (f, count) in counts.iter_mut().enumerate() {
-                if lists
-                    .iter()
-                    .enumerate()
-                    .any(|(k, l)| l.counts[at[k]][f] == 0)
-                {
+                if seq.iter().enumerate().any(|(k, l)| l.counts[at[k]][f] == 0) {
                     continue;
                 }
-                for (k, list) in lists.iter().enumerate() {
+                for (k, list) in seq.iter().enumerate() {
                     list.positions_into(at[k], f, &mut bufs[k])?;
                 }
                 *count = bufs[0]
                     .iter()
                     .filter(|&&p| {
-                        (1..lists.len()).all(|k| {
+                        (1..seq.len()).all(|k| {
                             p.checked_add(k as u32)
                                 .is_some_and(|want| bufs[k].binary_search(&want).is_ok())
                         })
@@ -167,15 +177,11 @@ pub fn text_hits<'p>(
                     .count() as u32;
             }
             if counts.iter().any(|&c| c > 0) {
-                hits.bits.set(slot);
-                let slot_counts = &mut hits.counts[slot];
-                for f in 0..3 {
-                    slot_counts[f] = slot_counts[f].max(counts[f]);
-                }
+                hits.add(slot, counts);
             }
         }
     }
-    Ok(hits)
+    Ok(())
 }
 
 /// Answers the structured leaves the index does not hold: `tag:`, `feed:`, `is:`.
@@ -206,7 +212,7 @@ pub struct Eval<'a, O> {
 impl<O: Oracle> Eval<'_, O> {
     /// The documents of the bucket that match the whole query.
     pub fn run(&self) -> Result<Bits, O::Error> {
-        let mut all = Bits::empty(SLOTS);
+        let mut all = Bits::empty();
         for s in 0..SLOTS {
             if self.table.present(s) {
                 all.set(s);
@@ -220,10 +226,7 @@ impl<O: Oracle> Eval<'_, O> {
     fn node(&self, node: &Node, domain: &Bits) -> Result<Bits, O::Error> {
         Ok(match node {
             Node::Text(i) => {
-                let mut b = self
-                    .leaves
-                    .get(*i)
-                    .map_or_else(|| Bits::empty(SLOTS), |l| l.bits.clone());
+                let mut b = self.leaves.get(*i).map_or_else(Bits::empty, |l| l.bits);
                 b.and(domain);
                 b
             }
@@ -231,7 +234,7 @@ impl<O: Oracle> Eval<'_, O> {
             Node::Before(t) => self.by_time(domain, |p| p < t.timestamp_millis()),
             Node::Tag(_) | Node::Family(_) | Node::Feed(_) | Node::Is(_) => {
                 if domain.is_empty() {
-                    domain.clone()
+                    *domain
                 } else {
                     let mut b = self.oracle.select(node, self.table, domain)?;
                     b.and(domain);
@@ -239,12 +242,12 @@ impl<O: Oracle> Eval<'_, O> {
                 }
             }
             Node::Not(inner) => {
-                let mut b = domain.clone();
+                let mut b = *domain;
                 b.and_not(&self.node(inner, domain)?);
                 b
             }
             Node::And(children) => {
-                let mut d = domain.clone();
+                let mut d = *domain;
                 for c in self.by_cost(children) {
                     if d.is_empty() {
                         break;
@@ -254,9 +257,9 @@ impl<O: Oracle> Eval<'_, O> {
                 d
             }
             Node::Or(children) => {
-                let mut acc = Bits::empty(SLOTS);
+                let mut acc = Bits::empty();
                 for c in self.by_cost(children) {
-                    let mut rest = domain.clone();
+                    let mut rest = *domain;
                     rest.and_not(&acc);
                     if rest.is_empty() {
                         break;
@@ -269,7 +272,7 @@ impl<O: Oracle> Eval<'_, O> {
     }
 
     fn by_time(&self, domain: &Bits, keep: impl Fn(i64) -> bool) -> Bits {
-        let mut b = Bits::empty(SLOTS);
+        let mut b = Bits::empty();
         for i in domain.ones() {
             if keep(self.table.info(i).published) {
                 b.set(i);
@@ -316,18 +319,28 @@ mod tests {
 
     #[test]
     fn bit_sets() {
-        let mut a = Bits::empty(130);
+        let mut a = Bits::empty();
         a.set(0);
-        a.set(129);
-        let mut b = Bits::full(130);
-        assert_eq!(b.count(), 130);
+        a.set(255);
+        a.set(256); // past the bucket: ignored
+        let mut b = Bits::empty();
+        for i in 0..SLOTS {
+            b.set(i);
+        }
+        assert_eq!(b.count(), 256);
         b.and_not(&a);
-        assert_eq!(b.count(), 128);
-        assert!(!b.get(129));
+        assert_eq!(b.count(), 254);
+        assert!(!b.get(255) && b.get(254));
         a.or(&b);
-        assert_eq!(a.count(), 130);
-        assert_eq!(Bits::empty(3).ones().count(), 0);
-        assert!(!Bits::empty(0).get(5));
+        assert_eq!(a.count(), 256);
+        assert_eq!(a.ones().count(), 256);
+        let mut c = Bits::empty();
+        c.set(3);
+        c.set(64);
+        c.set(200);
+        assert_eq!(c.ones().collect::<Vec<_>>(), vec![3, 64, 200]);
+        assert_eq!(Bits::empty().ones().count(), 0);
+        assert!(!Bits::empty().get(500));
     }
 
     #[test]
@@ -346,28 +359,15 @@ mod tests {
         b.push(11, &[vec![], vec![], vec![7]]);
         b.push(12, &[vec![], vec![0], vec![]]); // next field: not a phrase
         b.push(99, &[vec![1], vec![], vec![]]);
-        let lookup = |t: &str| match t {
-            "a" => Some(&a),
-            "b" => Some(&b),
-            _ => None,
-        };
-        let leaf = TextLeaf {
-            text: "a b".into(),
-            alternatives: vec![vec!["a".into(), "b".into()]],
-        };
-        let hits = text_hits(&leaf, &table, &lookup).unwrap();
+        let lists = vec![a, b];
+        let mut hits = LeafHits::default();
+        let mut bufs = Vec::new();
+        text_hits(&[vec![0, 1]], &table, &lists, &mut hits, &mut bufs).unwrap();
         assert_eq!(hits.bits.ones().collect::<Vec<_>>(), vec![10]);
         assert_eq!(hits.counts[10], [1, 0, 1]);
-        let single = TextLeaf {
-            text: "b".into(),
-            alternatives: vec![vec!["b".into()], vec!["a".into(), "b".into()]],
-        };
-        let hits = text_hits(&single, &table, &lookup).unwrap();
+        text_hits(&[vec![1], vec![0, 1]], &table, &lists, &mut hits, &mut bufs).unwrap();
         assert_eq!(hits.bits.count(), 3);
-        assert_eq!(
-            hits.counts[10],
-            [1, 0, 1],
-            "overlapping spellings are not counted twice"
-        );
+        assert_eq!(hits.counts[10], [1, 0, 1], "overlapping spellings are not counted twice");
+        assert_eq!(hits.counts[12], [0, 1, 0]);
     }
 }
