@@ -73,6 +73,8 @@ struct Spec {
     read: bool,
     starred: bool,
     remove: bool,
+    /// Tags after a re-tag, if it is re-tagged.
+    retag: Option<Vec<usize>>,
 }
 
 fn words(ix: &[usize]) -> String {
@@ -92,9 +94,10 @@ fn spec() -> impl Strategy<Value = Spec> {
         any::<bool>(),
         proptest::bool::weighted(0.2),
         proptest::bool::weighted(0.1),
+        proptest::option::weighted(0.2, proptest::collection::vec(0..TAGS.len(), 0..3)),
     )
         .prop_map(
-            |(title, summary, body, feed, published, tags, read, starred, remove)| Spec {
+            |(title, summary, body, feed, published, tags, read, starred, remove, retag)| Spec {
                 title,
                 summary,
                 body,
@@ -104,6 +107,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                 read,
                 starred,
                 remove,
+                retag,
             },
         )
 }
@@ -181,6 +185,20 @@ fn build(specs: &[Spec], filler: usize, merge_after: usize) -> Store {
                 },
             )
             .unwrap();
+    }
+    // Re-tags after everything was inserted (tag:, tag:FAMILY must follow).
+    for id in store
+        .ids_newest_first()
+        .map(|r| r.unwrap())
+        .collect::<Vec<_>>()
+    {
+        let a = store.get(id).unwrap().unwrap();
+        let Ok(i) = a.draft.url.rsplit('/').next().unwrap().parse::<usize>() else {
+            continue;
+        };
+        if let Some(tags) = specs.get(i).and_then(|s| s.retag.as_ref()) {
+            store.set_analysis(id, &analysis(tags)).unwrap();
+        }
     }
     // Removals after everything was inserted (some merged, some pending).
     let ids: Vec<ArticleId> = store.ids_newest_first().map(|r| r.unwrap()).collect();
@@ -1158,6 +1176,7 @@ fn stale_index_is_reported_and_reindex_fixes_it() {
                 read: false,
                 starred: false,
                 remove: false,
+                retag: None,
             },
         );
         store.insert(d, &Analysis::default()).unwrap();

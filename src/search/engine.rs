@@ -316,7 +316,7 @@ impl Engine {
     /// Every matching document, scored.
     fn collect(&self, compiled: &Compiled, sort: Sort) -> Result<Vec<Scored>, SearchError> {
         let stats = self.stats()?;
-        let oracle = StoreOracle::new(&self.store);
+        let oracle = StoreOracle::new(&self.store, &self.tree);
         let mut tokens: Vec<&str> = compiled
             .texts()
             .iter()
@@ -421,7 +421,14 @@ impl Engine {
                     }
                 }
             }
-            self.unit(compiled, &oracle, &table, &alternatives, &mut work, &mut acc)?;
+            self.unit(
+                compiled,
+                &oracle,
+                &table,
+                &alternatives,
+                &mut work,
+                &mut acc,
+            )?;
         }
 
         let avg = stats.avg_len();
@@ -662,11 +669,13 @@ impl Stream {
     }
 }
 
-/// Answers tag, family, feed and reading-state leaves from the store: document by document
-/// with point lookups in the store's indexes while the documents asked about are fewer than
-/// the leaf selects, else by reading the leaf's index once into a set.
+/// Answers the structured leaves: `tag:`, `tag:FAMILY` and `feed:` from the index's
+/// per-bucket facet sets; `is:` from the store — document by document with point lookups in
+/// its indexes while the documents asked about are fewer than the leaf selects, else by
+/// reading the leaf's index once into a set.
 struct StoreOracle<'s> {
     store: &'s Store,
+    tree: &'s sled::Tree,
     /// Per leaf (by its debug text): documents checked one by one so far, and the set once
     /// read.
     state: RefCell<HashMap<String, LeafState>>,
@@ -687,9 +696,10 @@ struct Counts {
 }
 
 impl<'s> StoreOracle<'s> {
-    fn new(store: &'s Store) -> Self {
+    fn new(store: &'s Store, tree: &'s sled::Tree) -> Self {
         StoreOracle {
             store,
+            tree,
             state: RefCell::new(HashMap::new()),
             counts: RefCell::new(None),
         }
@@ -765,11 +775,30 @@ impl Oracle for StoreOracle<'_> {
     type Error = SearchError;
 
     fn size(&self, node: &Node) -> u64 {
-        // An unreadable counter only affects the order of evaluation, not the answer.
-        self.count(node).unwrap_or(u64::MAX / 2)
+        match node {
+            // One small read per bucket, whatever the size.
+            Node::Tag(_) | Node::Family(_) | Node::Feed(_) => 0,
+            // An unreadable counter only affects the order of evaluation, not the answer.
+            _ => self.count(node).unwrap_or(u64::MAX / 2),
+        }
     }
 
     fn select(&self, node: &Node, table: &DocTable, domain: &Bits) -> Result<Bits, SearchError> {
+        let facet = match node {
+            Node::Tag(t) => Some(index::tag_facet(t.as_str())),
+            Node::Family(f) => Some(index::family_facet(*f)),
+            Node::Feed(f) => Some(index::feed_facet(f.as_str())),
+            _ => None,
+        };
+        if let Some(facet) = facet {
+            let key = index::facet_key(&facet, index::bucket(table.base));
+            let mut bits = match self.tree.get(key).map_err(sled_err)? {
+                Some(v) => Bits::from_bytes(&v)?,
+                None => Bits::empty(),
+            };
+            bits.and(domain);
+            return Ok(bits);
+        }
         let negate = matches!(node, Node::Is(Status::Read));
         let filter = Self::filter(node);
         // Read the leaf's whole set once that is cheaper than the point lookups so far

@@ -1,7 +1,7 @@
-//! Evaluating a compiled query over one bucket of indexed documents (a few hundred
-//! consecutive ids): text leaves from postings, dates from the document table, tags, feeds
-//! and reading state through an [`Oracle`] (the store's indexes). The meaning is the
-//! matcher's; `tests/search.rs` checks that the two agree.
+//! Evaluating a compiled query over one bucket of indexed documents (256 consecutive ids):
+//! text leaves from postings, dates from the document table, tags, families, feeds and
+//! reading state through an [`Oracle`] (facet sets of the index, the store's flags). The
+//! meaning is the matcher's; `tests/search.rs` checks that the two agree.
 
 use crate::search::codec::{Corrupt, DocTable, Postings, SLOTS};
 use crate::search::matcher::{Compiled, Node};
@@ -16,6 +16,20 @@ impl Bits {
     /// No documents.
     pub fn empty() -> Bits {
         Bits::default()
+    }
+
+    /// A set from its stored form (32 bytes, bit `i` of byte `i / 8`).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Bits, Corrupt> {
+        if bytes.len() != SLOTS / 8 {
+            return Err(Corrupt);
+        }
+        let mut b = Bits::empty();
+        for (w, chunk) in b.words.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(chunk);
+            *w = u64::from_le_bytes(a);
+        }
+        Ok(b)
     }
 
     /// Adds document `i` (slots past the bucket are ignored).
@@ -129,7 +143,10 @@ pub fn text_hits(
     hits.reset();
     let empty = Postings::new();
     for alt in alternatives {
-        let seq: Vec<&Postings> = alt.iter().map(|&t| lists.get(t).unwrap_or(&empty)).collect();
+        let seq: Vec<&Postings> = alt
+            .iter()
+            .map(|&t| lists.get(t).unwrap_or(&empty))
+            .collect();
         if seq.iter().any(|l| l.is_empty()) {
             continue;
         }
@@ -341,6 +358,12 @@ mod tests {
         assert_eq!(c.ones().collect::<Vec<_>>(), vec![3, 64, 200]);
         assert_eq!(Bits::empty().ones().count(), 0);
         assert!(!Bits::empty().get(500));
+        let mut bytes = [0u8; 32];
+        bytes[0] = 0b1000_0001;
+        bytes[31] = 0b1000_0000;
+        let f = Bits::from_bytes(&bytes).unwrap();
+        assert_eq!(f.ones().collect::<Vec<_>>(), vec![0, 7, 255]);
+        assert!(Bits::from_bytes(&[0; 3]).is_err());
     }
 
     #[test]
@@ -367,7 +390,11 @@ mod tests {
         assert_eq!(hits.counts[10], [1, 0, 1]);
         text_hits(&[vec![1], vec![0, 1]], &table, &lists, &mut hits, &mut bufs).unwrap();
         assert_eq!(hits.bits.count(), 3);
-        assert_eq!(hits.counts[10], [1, 0, 1], "overlapping spellings are not counted twice");
+        assert_eq!(
+            hits.counts[10],
+            [1, 0, 1],
+            "overlapping spellings are not counted twice"
+        );
         assert_eq!(hits.counts[12], [0, 1, 0]);
     }
 }

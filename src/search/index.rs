@@ -11,7 +11,14 @@
 //! q ‖ id                → a waiting document: record, term directory, occurrences
 //! p ‖ term ‖ first id   → posting block of a term (see `codec`)
 //! D ‖ bucket            → document table of ids [bucket·256, bucket·256 + 256)
+//! f ‖ facet ‖ bucket     → 256-bit set: the bucket's documents with this tag, family or feed
 //! ```
+//!
+//! Facets (`t`+tag id, `y`+family, `e`+feed name) let `tag:`, `tag:FAMILY` and `feed:` be
+//! answered bucket by bucket with one small read, in the id order the postings come in (the
+//! store's own indexes are in date order, which suits paging, not intersecting). They are
+//! written with the article and changed on a re-tag (`on_update`). Reading state (`is:`)
+//! changes without an indexer call, so it stays with the store's indexes.
 //!
 //! `term` is a length byte and the folded token (or `0xFF` and a hash for tokens longer than
 //! 200 bytes), so no term's keys are a prefix of another's.
@@ -34,7 +41,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use sled::IVec;
 
-use crate::model::{Analysis, Article, ArticleId};
+use crate::model::{Analysis, Article, ArticleId, Family};
 use crate::search::codec::{self, BlockReader, Corrupt, DocInfo, DocTable, Postings, SLOTS};
 use crate::search::matcher::Doc;
 use crate::search::rank::Stats;
@@ -44,7 +51,7 @@ use crate::tokenize::Tokenizer;
 /// The reader tree that holds the index.
 pub const TREE: &str = "search";
 /// Index layout version; a different one on disk means `kessai reindex`.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 /// log2 of the ids per bucket (document table).
 pub const BUCKET_BITS: u32 = 8;
 /// A posting block is closed once it holds this many bytes.
@@ -60,6 +67,7 @@ pub(crate) const KEY_REBUILDING: &[u8] = b"m/rebuilding";
 pub(crate) const PENDING: u8 = b'q';
 pub(crate) const POSTINGS: u8 = b'p';
 pub(crate) const DOCS: u8 = b'D';
+pub(crate) const FACETS: u8 = b'f';
 
 const _: () = assert!(1usize << BUCKET_BITS == SLOTS);
 
@@ -127,6 +135,47 @@ pub(crate) fn postings_prefix(term_key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A facet: what `tag:`, `tag:FAMILY` and `feed:` select, as key bytes.
+pub(crate) fn facet(kind: u8, name: &str) -> Vec<u8> {
+    let mut k = vec![FACETS, kind];
+    k.extend_from_slice(&term_key(name));
+    k
+}
+
+/// The facet of a tag.
+pub(crate) fn tag_facet(tag: &str) -> Vec<u8> {
+    facet(b't', tag)
+}
+
+/// The facet of a family.
+pub(crate) fn family_facet(f: Family) -> Vec<u8> {
+    facet(b'y', f.as_str())
+}
+
+/// The facet of a feed.
+pub(crate) fn feed_facet(feed: &str) -> Vec<u8> {
+    facet(b'e', feed)
+}
+
+/// `facet ‖ bucket`.
+pub(crate) fn facet_key(facet: &[u8], bucket: u32) -> Vec<u8> {
+    let mut k = facet.to_vec();
+    k.extend_from_slice(&bucket.to_be_bytes());
+    k
+}
+
+/// The facets of an article with this analysis: its feed, tags and their families.
+pub fn facets_of(article: &Article, analysis: &Analysis) -> Vec<Vec<u8>> {
+    let mut out = vec![feed_facet(article.draft.feed.as_str())];
+    for hit in &analysis.tags {
+        out.push(tag_facet(hit.tag.as_str()));
+        out.push(family_facet(hit.family));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn block_last_id(value: &[u8]) -> Result<u64, Corrupt> {
     let arr: [u8; 8] = value
         .get(..8)
@@ -145,16 +194,20 @@ pub struct IndexedDoc {
     pub info: DocInfo,
     /// Term key → encoded occurrences (positions in title, lead, body).
     pub terms: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Its feed, tags and families (see [`facets_of`]).
+    pub facets: Vec<Vec<u8>>,
 }
 
 impl IndexedDoc {
     /// Tokenises an article.
-    pub fn new(article: &Article, tokenizer: &Tokenizer) -> IndexedDoc {
-        IndexedDoc::from_doc(
+    pub fn new(article: &Article, analysis: &Analysis, tokenizer: &Tokenizer) -> IndexedDoc {
+        let mut doc = IndexedDoc::from_doc(
             article.id.0,
             article.draft.published.timestamp_millis(),
             &Doc::new(article, tokenizer),
-        )
+        );
+        doc.facets = facets_of(article, analysis);
+        doc
     }
 
     /// From an already tokenised document.
@@ -180,6 +233,7 @@ impl IndexedDoc {
                 lens: doc.lengths(),
             },
             terms,
+            facets: Vec::new(),
         }
     }
 
@@ -407,11 +461,37 @@ impl<'b> Writer<'b> {
         Ok(())
     }
 
+    /// Sets or clears document `id` in the sets of these facets.
+    pub fn set_facets(&mut self, id: u64, facets: &[Vec<u8>], on: bool) -> Result<()> {
+        let b = bucket(id);
+        let slot = (id - bucket_base(b)) as usize;
+        for f in facets {
+            let key = facet_key(f, b);
+            let mut bits = match self.get(&key)? {
+                Some(v) if v.len() == SLOTS / 8 => v.to_vec(),
+                Some(_) => return Err(Corrupt.into()),
+                None => vec![0; SLOTS / 8],
+            };
+            if on {
+                bits[slot / 8] |= 1 << (slot % 8);
+            } else {
+                bits[slot / 8] &= !(1 << (slot % 8));
+            }
+            if bits.iter().all(|&x| x == 0) {
+                self.del(key)?;
+            } else {
+                self.put(key, bits)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Adds a document: it waits in the pending bucket, or goes straight into an older one.
     pub fn add(&mut self, doc: &IndexedDoc) -> Result<()> {
         self.stamp_format()?;
         // Written again (an id already indexed): replace it, so stats stay exact.
         self.remove(doc.id)?;
+        self.set_facets(doc.id, &doc.facets, true)?;
         let b = bucket(doc.id);
         let (pending, count) = self.pending_meta()?;
         if b < pending {
@@ -526,6 +606,7 @@ impl<'b> Writer<'b> {
             for (term, occ) in &doc.terms {
                 by_term.entry(term).or_default().push((doc.id, occ.clone()));
             }
+            self.set_facets(doc.id, &doc.facets, true)?;
         }
         for (b, table) in tables {
             self.put(docs_key(b).to_vec(), table.as_bytes().to_vec())?;
@@ -686,11 +767,37 @@ impl Indexer for SearchIndexer {
         &self,
         _ctx: &IndexCtx,
         article: &Article,
-        _analysis: &Analysis,
+        analysis: &Analysis,
         batch: &mut Batch,
     ) -> IndexResult {
-        let doc = IndexedDoc::new(article, self.tokenizer);
+        let doc = IndexedDoc::new(article, analysis, self.tokenizer);
         Writer::new(batch).add(&doc)?;
+        Ok(())
+    }
+
+    fn on_update(
+        &self,
+        _ctx: &IndexCtx,
+        article: &Article,
+        old: &Analysis,
+        new: &Analysis,
+        batch: &mut Batch,
+    ) -> IndexResult {
+        let before = facets_of(article, old);
+        let after = facets_of(article, new);
+        let gone: Vec<Vec<u8>> = before
+            .iter()
+            .filter(|f| !after.contains(f))
+            .cloned()
+            .collect();
+        let came: Vec<Vec<u8>> = after
+            .iter()
+            .filter(|f| !before.contains(f))
+            .cloned()
+            .collect();
+        let mut w = Writer::new(batch);
+        w.set_facets(article.id.0, &gone, false)?;
+        w.set_facets(article.id.0, &came, true)?;
         Ok(())
     }
 
@@ -698,10 +805,12 @@ impl Indexer for SearchIndexer {
         &self,
         _ctx: &IndexCtx,
         article: &Article,
-        _analysis: &Analysis,
+        analysis: &Analysis,
         batch: &mut Batch,
     ) -> IndexResult {
-        Writer::new(batch).remove(article.id.0)?;
+        let mut w = Writer::new(batch);
+        w.remove(article.id.0)?;
+        w.set_facets(article.id.0, &facets_of(article, analysis), false)?;
         Ok(())
     }
 
@@ -779,7 +888,10 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
         let mut articles = Vec::new();
         for &id in chunk.iter().flat_map(|g| g.iter()) {
             match store.get(ArticleId(id))? {
-                Some(a) => articles.push(a),
+                Some(a) => {
+                    let analysis = store.analysis(ArticleId(id))?.unwrap_or_default();
+                    articles.push((a, analysis));
+                }
                 None => report.missing += 1,
             }
         }
@@ -816,25 +928,19 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
 }
 
 /// Tokenises articles on two threads (the machine this is built for has few cores).
-fn tokenize_all(articles: &[Article], tokenizer: &Tokenizer) -> Vec<IndexedDoc> {
+fn tokenize_all(articles: &[(Article, Analysis)], tokenizer: &Tokenizer) -> Vec<IndexedDoc> {
+    let one = |(a, an): &(Article, Analysis)| IndexedDoc::new(a, an, tokenizer);
     if articles.len() < 16 {
-        return articles
-            .iter()
-            .map(|a| IndexedDoc::new(a, tokenizer))
-            .collect();
+        return articles.iter().map(one).collect();
     }
     let (a, b) = articles.split_at(articles.len().div_ceil(2));
     std::thread::scope(|s| {
-        let other = s.spawn(|| {
-            b.iter()
-                .map(|x| IndexedDoc::new(x, tokenizer))
-                .collect::<Vec<_>>()
-        });
-        let mut out: Vec<IndexedDoc> = a.iter().map(|x| IndexedDoc::new(x, tokenizer)).collect();
+        let other = s.spawn(|| b.iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<IndexedDoc> = a.iter().map(one).collect();
         match other.join() {
             Ok(rest) => out.extend(rest),
             // A panic in the tokenizer thread: do that half here instead.
-            Err(_) => out.extend(b.iter().map(|x| IndexedDoc::new(x, tokenizer))),
+            Err(_) => out.extend(b.iter().map(one)),
         }
         out
     })
@@ -980,6 +1086,7 @@ mod tests {
                 lens: [1, 2, 3],
             },
             terms,
+            facets: Vec::new(),
         };
         let bytes = doc.encode();
         let key = pending_key(700);
