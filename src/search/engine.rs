@@ -316,7 +316,7 @@ impl Engine {
     /// Every matching document, scored.
     fn collect(&self, compiled: &Compiled, sort: Sort) -> Result<Vec<Scored>, SearchError> {
         let stats = self.stats()?;
-        let oracle = StoreOracle::new(&self.store, &self.tree);
+        let oracle = StoreOracle::new(&self.store, &self.tree, stats.docs);
         let mut tokens: Vec<&str> = compiled
             .texts()
             .iter()
@@ -681,10 +681,16 @@ struct StoreOracle<'s> {
     state: RefCell<HashMap<String, LeafState>>,
     /// Article counts per leaf, from the store's counters (read on first need).
     counts: RefCell<Option<Counts>>,
+    /// About how many buckets the index has (for projecting lookups).
+    buckets: u64,
 }
 
-/// Documents checked one by one for a leaf so far, and its set of ids once read.
-type LeafState = (u64, Option<HashSet<u64>>);
+/// Documents checked one by one for a leaf so far, in how many buckets, and its set of ids
+/// once read.
+type LeafState = (u64, u64, Option<HashSet<u64>>);
+
+/// What a point lookup costs in entries of a set read from the store's index.
+const LOOKUP_COST: u64 = 3;
 
 struct Counts {
     tags: HashMap<TagId, u64>,
@@ -696,10 +702,11 @@ struct Counts {
 }
 
 impl<'s> StoreOracle<'s> {
-    fn new(store: &'s Store, tree: &'s sled::Tree) -> Self {
+    fn new(store: &'s Store, tree: &'s sled::Tree, docs: u64) -> Self {
         StoreOracle {
             store,
             tree,
+            buckets: docs / SLOTS as u64 + 1,
             state: RefCell::new(HashMap::new()),
             counts: RefCell::new(None),
         }
@@ -810,21 +817,27 @@ impl Oracle for StoreOracle<'_> {
         } else {
             node.clone()
         })?;
+        // Project this leaf's lookups over the whole query from the buckets seen so far; read
+        // the set once the projected lookups cost more (a lookup costs about as much as
+        // reading three entries of a set).
         let enumerate = match self.state.borrow().get(&key) {
-            Some((_, Some(_))) => false,
-            Some((spent, None)) => spent + asked > size,
-            None => asked > size,
+            Some((_, _, Some(_))) => false,
+            Some((spent, seen, None)) => {
+                let projected = (spent + asked) * self.buckets / (seen + 1);
+                (spent + asked).max(projected.saturating_mul(LOOKUP_COST)) > size
+            }
+            None => asked.max(asked * self.buckets * LOOKUP_COST / 4) > size,
         };
         if enumerate {
             let set = self.enumerate(&filter)?;
-            self.state.borrow_mut().insert(key.clone(), (0, Some(set)));
+            self.state.borrow_mut().insert(key.clone(), (0, 0, Some(set)));
         }
         let mut out = Bits::empty();
         let mut state = self.state.borrow_mut();
-        let entry = state.entry(key).or_insert((0, None));
+        let entry = state.entry(key).or_insert((0, 0, None));
         for s in domain.ones() {
             let id = table.base + s as u64;
-            let inside = match &entry.1 {
+            let inside = match &entry.2 {
                 Some(set) => set.contains(&id),
                 None => {
                     let published = DateTime::<Utc>::from_timestamp_millis(table.info(s).published)
@@ -837,8 +850,9 @@ impl Oracle for StoreOracle<'_> {
                 out.set(s);
             }
         }
-        if entry.1.is_none() {
+        if entry.2.is_none() {
             entry.0 += asked;
+            entry.1 += 1;
         }
         Ok(out)
     }
