@@ -1,14 +1,12 @@
 //! The search engine: runs a query against the index and the store, ranks, pages, and
 //! loads the results with their snippets. The CLI, the reader's `/` and saved searches use it.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Article, ArticleId, Family, FeedId, TagId};
+use crate::model::{Article, ArticleId};
 use crate::search::codec::{self, Corrupt, DocTable, Postings, SLOTS};
 use crate::search::eval::{Bits, Eval, LeafHits, Oracle, needs_text, text_hits};
 use crate::search::index::{self, IndexError};
@@ -316,7 +314,7 @@ impl Engine {
     /// Every matching document, scored.
     fn collect(&self, compiled: &Compiled, sort: Sort) -> Result<Vec<Scored>, SearchError> {
         let stats = self.stats()?;
-        let oracle = StoreOracle::new(&self.store, &self.tree, stats.docs);
+        let oracle = FacetOracle { tree: &self.tree };
         let mut tokens: Vec<&str> = compiled
             .texts()
             .iter()
@@ -475,7 +473,7 @@ impl Engine {
     fn unit(
         &self,
         compiled: &Compiled,
-        oracle: &StoreOracle<'_>,
+        oracle: &FacetOracle<'_>,
         table: &DocTable,
         alternatives: &[Vec<Vec<usize>>],
         work: &mut Work,
@@ -669,190 +667,36 @@ impl Stream {
     }
 }
 
-/// Answers the structured leaves: `tag:`, `tag:FAMILY` and `feed:` from the index's
-/// per-bucket facet sets; `is:` from the store — document by document with point lookups in
-/// its indexes while the documents asked about are fewer than the leaf selects, else by
-/// reading the leaf's index once into a set.
-struct StoreOracle<'s> {
-    store: &'s Store,
+/// Answers the structured leaves from the index's per-bucket facet sets: one small read per
+/// leaf and bucket.
+struct FacetOracle<'s> {
     tree: &'s sled::Tree,
-    /// Per leaf (by its debug text): documents checked one by one so far, and the set once
-    /// read.
-    state: RefCell<HashMap<String, LeafState>>,
-    /// Article counts per leaf, from the store's counters (read on first need).
-    counts: RefCell<Option<Counts>>,
-    /// About how many buckets the index has (for projecting lookups).
-    buckets: u64,
 }
 
-/// Documents checked one by one for a leaf so far, in how many buckets, and its set of ids
-/// once read.
-type LeafState = (u64, u64, Option<HashSet<u64>>);
-
-/// What a point lookup costs in entries of a set read from the store's index.
-const LOOKUP_COST: u64 = 3;
-
-struct Counts {
-    tags: HashMap<TagId, u64>,
-    families: HashMap<Family, u64>,
-    feeds: HashMap<FeedId, u64>,
-    unread: u64,
-    starred: u64,
-    total: u64,
-}
-
-impl<'s> StoreOracle<'s> {
-    fn new(store: &'s Store, tree: &'s sled::Tree, docs: u64) -> Self {
-        StoreOracle {
-            store,
-            tree,
-            buckets: docs / SLOTS as u64 + 1,
-            state: RefCell::new(HashMap::new()),
-            counts: RefCell::new(None),
-        }
-    }
-
-    fn count(&self, node: &Node) -> Result<u64, StoreError> {
-        let mut slot = self.counts.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(Counts {
-                tags: self
-                    .store
-                    .tag_counts()?
-                    .into_iter()
-                    .map(|(t, _, n)| (t, n))
-                    .collect(),
-                families: self
-                    .store
-                    .family_counts()?
-                    .into_iter()
-                    .map(|(f, n, _)| (f, n))
-                    .collect(),
-                feeds: self
-                    .store
-                    .feed_counts()?
-                    .into_iter()
-                    .map(|c| (c.feed, c.total))
-                    .collect(),
-                unread: self.store.unread_count()?,
-                starred: self.store.starred_count()?,
-                total: self.store.article_count()?,
-            });
-        }
-        let Some(c) = slot.as_ref() else { return Ok(0) };
-        Ok(match node {
-            Node::Tag(t) => c.tags.get(t).copied().unwrap_or(0),
-            Node::Family(f) => c.families.get(f).copied().unwrap_or(0),
-            Node::Feed(f) => c.feeds.get(f).copied().unwrap_or(0),
-            Node::Is(Status::Starred) => c.starred,
-            Node::Is(Status::Read) => c.total.saturating_sub(c.unread),
-            _ => c.unread,
-        })
-    }
-
-    /// The store filter selecting exactly the leaf's articles (`is:read` is answered as
-    /// "not unread").
-    fn filter(node: &Node) -> ListFilter {
-        let mut f = ListFilter::default();
-        match node {
-            Node::Tag(t) => f.tag = Some(t.clone()),
-            Node::Family(fam) => f.family = Some(*fam),
-            Node::Feed(feed) => f.feed = Some(feed.clone()),
-            Node::Is(Status::Starred) => f.starred_only = true,
-            _ => f.unread_only = true,
-        }
-        f
-    }
-
-    fn enumerate(&self, filter: &ListFilter) -> Result<HashSet<u64>, StoreError> {
-        let mut set = HashSet::new();
-        let mut cursor = None;
-        loop {
-            let page = self.store.page(filter, cursor, 4096)?;
-            set.extend(page.items.iter().map(|id| id.0));
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(set),
-            }
-        }
-    }
-}
-
-impl Oracle for StoreOracle<'_> {
+impl Oracle for FacetOracle<'_> {
     type Error = SearchError;
 
-    fn size(&self, node: &Node) -> u64 {
-        match node {
-            // One small read per bucket, whatever the size.
-            Node::Tag(_) | Node::Family(_) | Node::Feed(_) => 0,
-            // An unreadable counter only affects the order of evaluation, not the answer.
-            _ => self.count(node).unwrap_or(u64::MAX / 2),
-        }
-    }
-
     fn select(&self, node: &Node, table: &DocTable, domain: &Bits) -> Result<Bits, SearchError> {
-        let facet = match node {
-            Node::Tag(t) => Some(index::tag_facet(t.as_str())),
-            Node::Family(f) => Some(index::family_facet(*f)),
-            Node::Feed(f) => Some(index::feed_facet(f.as_str())),
-            _ => None,
+        let (facet, negate) = match node {
+            Node::Tag(t) => (index::tag_facet(t.as_str()), false),
+            Node::Family(f) => (index::family_facet(*f), false),
+            Node::Feed(f) => (index::feed_facet(f.as_str()), false),
+            Node::Is(Status::Unread) => (index::unread_facet(), false),
+            Node::Is(Status::Read) => (index::unread_facet(), true),
+            Node::Is(Status::Starred) => (index::starred_facet(), false),
+            // Not a structured leaf: nothing selected.
+            _ => return Ok(Bits::empty()),
         };
-        if let Some(facet) = facet {
-            let key = index::facet_key(&facet, index::bucket(table.base));
-            let mut bits = match self.tree.get(key).map_err(sled_err)? {
-                Some(v) => Bits::from_bytes(&v)?,
-                None => Bits::empty(),
-            };
-            bits.and(domain);
-            return Ok(bits);
-        }
-        let negate = matches!(node, Node::Is(Status::Read));
-        let filter = Self::filter(node);
-        // Read the leaf's whole set once that is cheaper than the point lookups so far
-        // plus these (a set is read from the store's index as cheaply as a lookup each).
-        let key = format!("{filter:?}");
-        let asked = domain.count() as u64;
-        let size = self.count(&if negate {
-            Node::Is(Status::Unread)
+        let key = index::facet_key(&facet, index::bucket(table.base));
+        let set = match self.tree.get(key).map_err(sled_err)? {
+            Some(v) => Bits::from_bytes(&v)?,
+            None => Bits::empty(),
+        };
+        let mut out = *domain;
+        if negate {
+            out.and_not(&set);
         } else {
-            node.clone()
-        })?;
-        // Project this leaf's lookups over the whole query from the buckets seen so far; read
-        // the set once the projected lookups cost more (a lookup costs about as much as
-        // reading three entries of a set).
-        let enumerate = match self.state.borrow().get(&key) {
-            Some((_, _, Some(_))) => false,
-            Some((spent, seen, None)) => {
-                let projected = (spent + asked) * self.buckets / (seen + 1);
-                (spent + asked).max(projected.saturating_mul(LOOKUP_COST)) > size
-            }
-            None => asked.max(asked * self.buckets * LOOKUP_COST / 4) > size,
-        };
-        if enumerate {
-            let set = self.enumerate(&filter)?;
-            self.state.borrow_mut().insert(key.clone(), (0, 0, Some(set)));
-        }
-        let mut out = Bits::empty();
-        let mut state = self.state.borrow_mut();
-        let entry = state.entry(key).or_insert((0, 0, None));
-        for s in domain.ones() {
-            let id = table.base + s as u64;
-            let inside = match &entry.2 {
-                Some(set) => set.contains(&id),
-                None => {
-                    let published = DateTime::<Utc>::from_timestamp_millis(table.info(s).published)
-                        .ok_or(Corrupt)?;
-                    self.store
-                        .filter_contains(&filter, ArticleId(id), published)?
-                }
-            };
-            if inside != negate {
-                out.set(s);
-            }
-        }
-        if entry.2.is_none() {
-            entry.0 += asked;
-            entry.1 += 1;
+            out.and(&set);
         }
         Ok(out)
     }

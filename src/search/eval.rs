@@ -208,10 +208,6 @@ pub trait Oracle {
     /// Of the documents of `table` in `domain`, those that `node` (a `Tag`, `Family`, `Feed`
     /// or `Is` node) selects.
     fn select(&self, node: &Node, table: &DocTable, domain: &Bits) -> Result<Bits, Self::Error>;
-
-    /// How many articles the leaf selects in the whole store (to try the most selective
-    /// leaves first).
-    fn size(&self, node: &Node) -> u64;
 }
 
 /// One bucket's evaluation context.
@@ -298,24 +294,21 @@ impl<O: Oracle> Eval<'_, O> {
         b
     }
 
-    /// What answering a node costs: text and dates are free (already in memory); a leaf the
-    /// store answers costs more the more articles it selects, so the most selective goes
-    /// first and leaves the others few documents to check.
-    fn cost(&self, node: &Node) -> u64 {
-        match node {
-            Node::Text(_) | Node::Since(_) | Node::Before(_) => 0,
-            Node::Tag(_) | Node::Family(_) | Node::Feed(_) | Node::Is(_) => {
-                1 + self.oracle.size(node)
-            }
-            Node::Not(inner) => self.cost(inner),
-            Node::And(ns) | Node::Or(ns) => ns.iter().map(|n| self.cost(n)).max().unwrap_or(0),
-        }
-    }
-
+    /// Children in the order to evaluate them: what is already in memory (text, dates)
+    /// first, then what needs a read (facets), so that reads are skipped when nothing is
+    /// left to narrow.
     fn by_cost<'n>(&self, nodes: &'n [Node]) -> Vec<&'n Node> {
-        let mut v: Vec<(u64, &Node)> = nodes.iter().map(|n| (self.cost(n), n)).collect();
-        v.sort_by_key(|(c, _)| *c);
-        v.into_iter().map(|(_, n)| n).collect()
+        fn cost(node: &Node) -> u8 {
+            match node {
+                Node::Text(_) | Node::Since(_) | Node::Before(_) => 0,
+                Node::Tag(_) | Node::Family(_) | Node::Feed(_) | Node::Is(_) => 1,
+                Node::Not(inner) => cost(inner),
+                Node::And(ns) | Node::Or(ns) => ns.iter().map(cost).max().unwrap_or(0),
+            }
+        }
+        let mut v: Vec<&Node> = nodes.iter().collect();
+        v.sort_by_key(|n| cost(n));
+        v
     }
 }
 

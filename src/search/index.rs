@@ -11,14 +11,15 @@
 //! q ‖ id                → a waiting document: record, term directory, occurrences
 //! p ‖ term ‖ first id   → posting block of a term (see `codec`)
 //! D ‖ bucket            → document table of ids [bucket·256, bucket·256 + 256)
-//! f ‖ facet ‖ bucket     → 256-bit set: the bucket's documents with this tag, family or feed
+//! f ‖ facet ‖ bucket     → 256-bit set: the bucket's documents with this tag, family,
+//!                         feed, or reading state
 //! ```
 //!
-//! Facets (`t`+tag id, `y`+family, `e`+feed name) let `tag:`, `tag:FAMILY` and `feed:` be
-//! answered bucket by bucket with one small read, in the id order the postings come in (the
-//! store's own indexes are in date order, which suits paging, not intersecting). They are
-//! written with the article and changed on a re-tag (`on_update`). Reading state (`is:`)
-//! changes without an indexer call, so it stays with the store's indexes.
+//! Facets (`t`+tag id, `y`+family, `e`+feed name, `r` unread, `s` starred) let `tag:`,
+//! `tag:FAMILY`, `feed:` and `is:` be answered bucket by bucket with one small read, in the
+//! id order the postings come in (the store's own indexes are in date order, which suits
+//! paging, not intersecting). They are written with the article and changed on a re-tag
+//! (`on_update`) and on a change of reading state (`on_flags`).
 //!
 //! `term` is a length byte and the folded token (or `0xFF` and a hash for tokens longer than
 //! 200 bytes), so no term's keys are a prefix of another's.
@@ -41,7 +42,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use sled::IVec;
 
-use crate::model::{Analysis, Article, ArticleId, Family};
+use crate::model::{Analysis, Article, ArticleId, Family, Flags};
 use crate::search::codec::{self, BlockReader, Corrupt, DocInfo, DocTable, Postings, SLOTS};
 use crate::search::matcher::Doc;
 use crate::search::rank::Stats;
@@ -51,7 +52,7 @@ use crate::tokenize::Tokenizer;
 /// The reader tree that holds the index.
 pub const TREE: &str = "search";
 /// Index layout version; a different one on disk means `kessai reindex`.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 /// log2 of the ids per bucket (document table).
 pub const BUCKET_BITS: u32 = 8;
 /// A posting block is closed once it holds this many bytes.
@@ -164,9 +165,33 @@ pub(crate) fn facet_key(facet: &[u8], bucket: u32) -> Vec<u8> {
     k
 }
 
-/// The facets of an article with this analysis: its feed, tags and their families.
-pub fn facets_of(article: &Article, analysis: &Analysis) -> Vec<Vec<u8>> {
-    let mut out = vec![feed_facet(article.draft.feed.as_str())];
+/// The facet of unread articles.
+pub(crate) fn unread_facet() -> Vec<u8> {
+    facet(b'r', "unread")
+}
+
+/// The facet of starred articles.
+pub(crate) fn starred_facet() -> Vec<u8> {
+    facet(b's', "starred")
+}
+
+/// The facets of reading state.
+fn flag_facets(flags: Flags) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(2);
+    if !flags.read {
+        out.push(unread_facet());
+    }
+    if flags.starred {
+        out.push(starred_facet());
+    }
+    out
+}
+
+/// The facets of an article with this analysis and reading state: its feed, tags, their
+/// families, unread and starred.
+pub fn facets_of(article: &Article, analysis: &Analysis, flags: Flags) -> Vec<Vec<u8>> {
+    let mut out = flag_facets(flags);
+    out.push(feed_facet(article.draft.feed.as_str()));
     for hit in &analysis.tags {
         out.push(tag_facet(hit.tag.as_str()));
         out.push(family_facet(hit.family));
@@ -200,13 +225,18 @@ pub struct IndexedDoc {
 
 impl IndexedDoc {
     /// Tokenises an article.
-    pub fn new(article: &Article, analysis: &Analysis, tokenizer: &Tokenizer) -> IndexedDoc {
+    pub fn new(
+        article: &Article,
+        analysis: &Analysis,
+        flags: Flags,
+        tokenizer: &Tokenizer,
+    ) -> IndexedDoc {
         let mut doc = IndexedDoc::from_doc(
             article.id.0,
             article.draft.published.timestamp_millis(),
             &Doc::new(article, tokenizer),
         );
-        doc.facets = facets_of(article, analysis);
+        doc.facets = facets_of(article, analysis, flags);
         doc
     }
 
@@ -765,12 +795,12 @@ impl Indexer for SearchIndexer {
 
     fn on_insert(
         &self,
-        _ctx: &IndexCtx,
+        ctx: &IndexCtx,
         article: &Article,
         analysis: &Analysis,
         batch: &mut Batch,
     ) -> IndexResult {
-        let doc = IndexedDoc::new(article, analysis, self.tokenizer);
+        let doc = IndexedDoc::new(article, analysis, ctx.flags(), self.tokenizer);
         Writer::new(batch).add(&doc)?;
         Ok(())
     }
@@ -783,8 +813,9 @@ impl Indexer for SearchIndexer {
         new: &Analysis,
         batch: &mut Batch,
     ) -> IndexResult {
-        let before = facets_of(article, old);
-        let after = facets_of(article, new);
+        // Reading state is not part of a re-tag: the same on both sides, it drops out.
+        let before = facets_of(article, old, Flags::default());
+        let after = facets_of(article, new, Flags::default());
         let gone: Vec<Vec<u8>> = before
             .iter()
             .filter(|f| !after.contains(f))
@@ -810,7 +841,35 @@ impl Indexer for SearchIndexer {
     ) -> IndexResult {
         let mut w = Writer::new(batch);
         w.remove(article.id.0)?;
-        w.set_facets(article.id.0, &facets_of(article, analysis), false)?;
+        let mut facets = facets_of(article, analysis, Flags::default());
+        facets.push(starred_facet());
+        w.set_facets(article.id.0, &facets, false)?;
+        Ok(())
+    }
+
+    fn on_flags(
+        &self,
+        _ctx: &IndexCtx,
+        article: &Article,
+        old: Flags,
+        new: Flags,
+        batch: &mut Batch,
+    ) -> IndexResult {
+        let before = flag_facets(old);
+        let after = flag_facets(new);
+        let gone: Vec<Vec<u8>> = before
+            .iter()
+            .filter(|f| !after.contains(f))
+            .cloned()
+            .collect();
+        let came: Vec<Vec<u8>> = after
+            .iter()
+            .filter(|f| !before.contains(f))
+            .cloned()
+            .collect();
+        let mut w = Writer::new(batch);
+        w.set_facets(article.id.0, &gone, false)?;
+        w.set_facets(article.id.0, &came, true)?;
         Ok(())
     }
 
@@ -890,7 +949,8 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
             match store.get(ArticleId(id))? {
                 Some(a) => {
                     let analysis = store.analysis(ArticleId(id))?.unwrap_or_default();
-                    articles.push((a, analysis));
+                    let flags = store.flags(ArticleId(id))?.unwrap_or_default();
+                    articles.push((a, analysis, flags));
                 }
                 None => report.missing += 1,
             }
@@ -928,8 +988,8 @@ pub fn rebuild(store: &Store, progress: &mut dyn FnMut(Progress)) -> Result<Rebu
 }
 
 /// Tokenises articles on two threads (the machine this is built for has few cores).
-fn tokenize_all(articles: &[(Article, Analysis)], tokenizer: &Tokenizer) -> Vec<IndexedDoc> {
-    let one = |(a, an): &(Article, Analysis)| IndexedDoc::new(a, an, tokenizer);
+fn tokenize_all(articles: &[(Article, Analysis, Flags)], tokenizer: &Tokenizer) -> Vec<IndexedDoc> {
+    let one = |(a, an, fl): &(Article, Analysis, Flags)| IndexedDoc::new(a, an, *fl, tokenizer);
     if articles.len() < 16 {
         return articles.iter().map(one).collect();
     }

@@ -246,56 +246,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// Whether the article `id`, published at `published`, passes every condition of
-    /// `filter`: one point lookup per condition on the shared `time ‖ id` suffix, no
-    /// article decoded. For readers that know an article's time from their own index (the
-    /// search engine checks `tag:`/`feed:`/`is:` this way); a wrong time answers false.
-    pub fn filter_contains(
-        &self,
-        filter: &ListFilter,
-        id: ArticleId,
-        published: DateTime<Utc>,
-    ) -> Result<bool> {
-        let inner = &self.inner;
-        if filter.since.is_some_and(|t| published < t)
-            || filter.until.is_some_and(|t| published >= t)
-        {
-            return Ok(false);
-        }
-        let pos = Pos::of(published, id);
-        let mut prefixes = Vec::with_capacity(2);
-        if let Some(feed) = &filter.feed {
-            prefixes.push(IndexPrefix::feed(feed));
-        }
-        if let Some(tag) = &filter.tag {
-            prefixes.push(IndexPrefix::tag(tag));
-        }
-        if let Some(f) = filter.family {
-            prefixes.push(IndexPrefix::family(f));
-        }
-        if filter.unread_only {
-            prefixes.push(IndexPrefix::unread());
-        }
-        if filter.starred_only {
-            prefixes.push(IndexPrefix::starred());
-        }
-        if prefixes.is_empty() {
-            prefixes.push(IndexPrefix::date());
-        }
-        for p in prefixes {
-            if !inner
-                .main
-                .contains_key(p.key(pos))
-                .map_err(|e| inner.sled_err(e))?
-            {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-}
-
 fn matches(inner: &Inner, plan: &Plan, pos: Pos) -> Result<bool> {
     for c in &plan.checks {
         if !inner
