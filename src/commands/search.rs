@@ -99,7 +99,11 @@ pub fn run(args: &SearchArgs, global: &super::Global) -> anyhow::Result<ExitCode
         None => text,
     };
     let query = check_query(&text)?;
-    let engine = Engine::new(&store)?;
+    // The taxonomy ingest tags with (built-in plus the user's file): its tags and spellings.
+    let taxonomy = kessai::tag::Tagger::configured()
+        .context("loading the taxonomy")?
+        .taxonomy();
+    let engine = Engine::with_taxonomy(&store, taxonomy)?;
     let sort = match args.sort {
         SortArg::Relevance => Sort::Relevance,
         SortArg::Date => Sort::Date,

@@ -5,9 +5,13 @@
 //! - [`matcher`] compiles a query against the tokenizer and taxonomy and evaluates it on one
 //!   article: the exact meaning of the language, shared with alerts.
 //! - [`index`] keeps an inverted index of every article's tokens (with positions, per field)
-//!   in the store's `search` tree, as a store [`Indexer`](crate::store::Indexer).
-//! - [`Engine`] answers queries from the index and the store's indexes, ranked by BM25 (title
-//!   hits weigh more) with recency breaking ties, or by date.
+//!   and per-bucket sets of its tags, families, feed and reading state in the store's
+//!   `search` tree, as a store [`Indexer`](crate::store::Indexer) (atomic with the article).
+//! - [`refine`] splits the domain compounds the tagger keeps whole, so words match inside
+//!   them.
+//! - [`Engine`] answers queries bucket by bucket from the index (queries of filters only from
+//!   the store's indexes), ranked by BM25 (title hits weigh more) with recency breaking ties,
+//!   or by date; [`snippet`] marks the hits for display.
 //! - [`saved`] keeps named searches for the reader's sidebar.
 //!
 //! ```no_run

@@ -57,7 +57,7 @@ pub fn term_score(idf: f32, counts: [u32; 3], doc_len: f32, avg_len: f32) -> f32
 pub struct Scored {
     /// Article id.
     pub id: u64,
-    /// Publication time, seconds since the epoch.
+    /// Publication time, milliseconds since the Unix epoch.
     pub published: i64,
     /// Relevance (0 when the query has no terms, or with date sorting).
     pub score: f32,
