@@ -6,7 +6,7 @@
 //! every `tag:` value into a taxonomy id. A token sequence matches when its tokens occur
 //! consecutively in one field (title, lead or body), so `京都` (one token) never matches
 //! `東京都` (`東京` `都`), and `J-Coin Pay` finds `Jコインペイ`. Both sides split the domain
-//! compounds the tagger keeps whole (see [`refine`](crate::search::refine)), so `不正`
+//! compounds the tagger keeps whole (see [`crate::search::refine`]), so `不正`
 //! finds `不正アクセス`.
 
 use std::collections::HashMap;

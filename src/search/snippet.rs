@@ -116,7 +116,7 @@ pub fn title(compiled: &Compiled, article: &Article, tokenizer: &Tokenizer) -> S
     mark(text, &hits)
 }
 
-/// About [`LENGTH`] characters of the lead or body around the first hit (or their start
+/// About 120 characters of the lead or body around the first hit (or their start
 /// when the query has no text, or matched only the title).
 pub fn excerpt(compiled: &Compiled, article: &Article, tokenizer: &Tokenizer) -> Snippet {
     let lead = article.draft.summary.as_str();
