@@ -23,10 +23,24 @@ struct Cli {
 enum Command {
     /// Show the licence notices of kessai and of the IPADIC dictionary it embeds.
     About,
+    /// Alert subscriptions: add, list, test, pause, export/import, and the outbox.
+    Alert(commands::alert::AlertArgs),
+    /// Fetch due feeds on a schedule, deliver alerts, one log line per cycle (Ctrl-C stops).
+    Watch(commands::watch::WatchArgs),
     /// Inspect, verify and repair the local store (info, check, rebuild).
     Store(commands::store::StoreArgs),
+    /// Write a period's digest (default: yesterday) as Markdown, HTML or JSON.
+    Digest(commands::digest::DigestArgs),
     /// Tag a text or an HTML page (FILE, or standard input) and print its tags and facts.
     Tag(commands::tag::TagArgs),
+    /// Fetch the feeds and store new articles (exit 2 when some feeds failed).
+    Fetch(commands::fetch::FetchArgs),
+    /// List, check, import (OPML) and export (OPML) the feeds.
+    Feeds(commands::feeds::FeedsArgs),
+    /// Export every stored article (JSON Lines).
+    Export(commands::export::ExportArgs),
+    /// Serve the built-in sample corpus on loopback and ingest it into a fresh store.
+    Demo(commands::demo::DemoArgs),
     /// Re-tag every stored article with the current taxonomy (after editing taxonomy.toml).
     Retag(commands::tag::RetagArgs),
     /// Search the stored articles (words, "phrases", OR, NOT, tag:, feed:, since:, until:, is:);
@@ -40,8 +54,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::About) | None => commands::about::run(&cli.global),
+        Some(Command::Alert(args)) => commands::alert::run(&cli.global, args),
+        Some(Command::Watch(args)) => commands::watch::run(&args, &cli.global),
         Some(Command::Store(args)) => commands::store::run(&args, &cli.global),
+        Some(Command::Digest(args)) => commands::digest::run(&args, &cli.global),
         Some(Command::Tag(args)) => commands::tag::run(&args),
+        Some(Command::Fetch(args)) => commands::fetch::run(&args, &cli.global),
+        Some(Command::Feeds(args)) => commands::feeds::run(&args, &cli.global),
+        Some(Command::Export(args)) => commands::export::run(&args, &cli.global),
+        Some(Command::Demo(args)) => commands::demo::run(&args, &cli.global),
         Some(Command::Retag(args)) => commands::tag::run_retag(&args, &cli.global),
         Some(Command::Search(args)) => commands::search::run(&args, &cli.global),
         Some(Command::Reindex(args)) => commands::search::reindex(&args, &cli.global),

@@ -6,9 +6,16 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub mod about;
+pub mod alert;
+pub mod demo;
+pub mod digest;
+pub mod export;
+pub mod feeds;
+pub mod fetch;
 pub mod search;
 pub mod store;
 pub mod tag;
+pub mod watch;
 
 /// Exit code for an error that stopped the command (bad arguments, unusable store, ...).
 pub const EXIT_ERROR: u8 = 1;

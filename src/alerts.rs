@@ -1,1 +1,0 @@
-//! Keyword alert subscriptions, the outbox and the sinks.

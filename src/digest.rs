@@ -1,1 +1,0 @@
-//! The daily digest: Markdown, HTML and JSON.
