@@ -496,24 +496,6 @@ impl Corpus {
     }
 }
 
-/// Queries typed by hand while writing these tests: `Q='京都;"J-Coin Pay"' cargo test
-/// --test search explore -- --nocapture` prints what each finds.
-#[test]
-fn explore() {
-    let Ok(queries) = std::env::var("Q") else {
-        return;
-    };
-    let c = corpus();
-    let engine = Engine::new(&c.store).unwrap();
-    for q in queries.split(';').filter(|s| !s.is_empty()) {
-        let found = c.find(&engine, q);
-        println!("{q} => {}", found.len());
-        for s in found {
-            println!("    {s}");
-        }
-    }
-}
-
 fn sorted(v: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
     v.sort();
