@@ -47,6 +47,8 @@ pub fn run(args: &DemoArgs, global: &super::Global) -> anyhow::Result<ExitCode> 
     };
     let store =
         Store::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
+    // New articles get their search postings in the same write.
+    kessai::search::register(&store);
     let config = demo_config(&server);
     let feeds = config.feeds.clone();
     outln!(

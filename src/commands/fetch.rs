@@ -46,6 +46,8 @@ pub fn run(args: &FetchArgs, global: &super::Global) -> anyhow::Result<ExitCode>
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
     // New articles enqueue their alerts in the same write (delivered by `kessai watch`).
     kessai::alerts::AlertIndexer::register(&store);
+    // ... and get their search postings in that write too.
+    kessai::search::register(&store);
     let feeds = select_feeds(&config, &args.feeds).map_err(anyhow::Error::msg)?;
     // The built-in taxonomy plus the user's taxonomy.toml, as `kessai tag` and `retag` use.
     let tagger = kessai::tag::Tagger::configured().context("loading the taxonomy")?;

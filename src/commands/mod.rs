@@ -13,6 +13,7 @@ pub mod export;
 pub mod feeds;
 pub mod fetch;
 pub mod read;
+pub mod search;
 pub mod store;
 pub mod tag;
 pub mod watch;

@@ -136,6 +136,8 @@ fn check(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn rebuild(store: &Store, retag: bool) -> anyhow::Result<ExitCode> {
+    // The search index is derived from the articles too: rebuilt in the same pass.
+    kessai::search::register(store);
     let tagger = kessai::tag::Tagger::shared();
     let analyze = |d: &ArticleDraft| tagger.analyze(d);
     let retag_fn: Option<&dyn Fn(&ArticleDraft) -> kessai::model::Analysis> =

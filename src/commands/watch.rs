@@ -51,6 +51,7 @@ pub fn run(args: &WatchArgs, global: &super::Global) -> anyhow::Result<ExitCode>
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
     // Before the first insert: every new article is evaluated in its own write.
     AlertIndexer::register_with(&store, kessai::tag::Tagger::configured()?.taxonomy());
+    kessai::search::register(&store);
     let state = AlertState::open(&store)?;
     let ingest = Ingest::new(config, store, NetworkScope::Any)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

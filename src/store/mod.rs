@@ -465,8 +465,9 @@ impl Store {
     /// Sets read/starred; unread and starred indexes and counters follow atomically.
     pub fn set_flags(&self, id: ArticleId, flags: Flags) -> Result<()> {
         let _w = self.inner.writer();
+        let indexers = self.inner.indexers();
         let mut batch = Batch::new(self.inner.clone());
-        write::set_flags(&mut batch, id, flags)?;
+        write::set_flags(&mut batch, &indexers, id, flags)?;
         batch.commit()
     }
 
@@ -474,10 +475,11 @@ impl Store {
     /// not stored are skipped; returns how many changed.
     pub fn set_flags_many(&self, changes: &[(ArticleId, Flags)]) -> Result<usize> {
         let _w = self.inner.writer();
+        let indexers = self.inner.indexers();
         let mut batch = Batch::new(self.inner.clone());
         let mut changed = 0;
         for &(id, flags) in changes {
-            match write::set_flags(&mut batch, id, flags) {
+            match write::set_flags(&mut batch, &indexers, id, flags) {
                 Ok(true) => changed += 1,
                 Ok(false) | Err(StoreError::NotFound { .. }) => {}
                 Err(e) => return Err(e),
