@@ -32,6 +32,24 @@ pub struct Global {
     pub config: Option<PathBuf>,
 }
 
+/// Opens the store at `path` with every derived index attached (search postings, alert
+/// outbox; see `kessai::indexers`), tagging with the configured taxonomy.
+pub fn open_store(path: &std::path::Path) -> anyhow::Result<kessai::store::Store> {
+    use anyhow::Context;
+    let store = kessai::store::Store::open(path)
+        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    attach_indexers(&store)?;
+    Ok(store)
+}
+
+/// Attaches the derived indexes to a store opened some other way.
+pub fn attach_indexers(store: &kessai::store::Store) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let tagger = kessai::tag::Tagger::configured().context("loading the taxonomy")?;
+    kessai::indexers::attach(store, tagger.taxonomy());
+    Ok(())
+}
+
 impl Global {
     /// The store folder to use: `--store`, `$KESSAI_STORE`, or the XDG data dir.
     pub fn store_path(&self) -> anyhow::Result<PathBuf> {

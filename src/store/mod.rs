@@ -366,14 +366,18 @@ impl Store {
         schema::version(&self.inner).map(|v| v.unwrap_or(0))
     }
 
-    /// Registers an indexer: from now on every write calls it (see [`Indexer`]).
+    /// Registers an indexer: from now on every write calls it (see [`Indexer`]). An indexer
+    /// whose name is already registered is not added again, so attaching twice is harmless.
     pub fn register_indexer(&self, indexer: Arc<dyn Indexer>) {
         let _w = self.inner.writer();
-        self.inner
+        let mut indexers = self
+            .inner
             .indexers
             .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(indexer);
+            .unwrap_or_else(|p| p.into_inner());
+        if !indexers.iter().any(|i| i.name() == indexer.name()) {
+            indexers.push(indexer);
+        }
     }
 
     /// Names of the registered indexers.
