@@ -358,6 +358,17 @@ fn star_and_read_toggles_reach_the_store() {
 }
 
 #[test]
+fn searches_saved_from_the_command_line_show_in_the_sidebar() {
+    let s = store();
+    kessai::search::saved::save(&s, "takeovers", "tag:account-takeover").unwrap();
+    let h = Harness::new(s, 120, 30).expect("harness");
+    assert!(h.app.sidebar.entries.iter().any(|e| matches!(
+        e,
+        kessai::tui::state::SidebarEntry::Saved(x) if x.name == "takeovers" && x.query == "tag:account-takeover"
+    )));
+}
+
+#[test]
 fn filters_by_tag_feed_unread_and_search() {
     let (mut h, store) = harness(120, 30);
     assert_eq!(h.app.list.rows.len(), 7);
@@ -458,6 +469,13 @@ fn filters_by_tag_feed_unread_and_search() {
         |e| matches!(e, kessai::tui::state::SidebarEntry::Saved(s) if s.query == "セブンペイ"),
     );
     assert!(saved, "saved search in the sidebar");
+    // ... and it is the same list `kessai search --saved` shows.
+    assert!(
+        kessai::search::saved::list(&store)
+            .unwrap()
+            .iter()
+            .any(|s| s.query == "セブンペイ")
+    );
     // Choosing it from the sidebar runs it again after clearing.
     h.press(&["c", "Tab", "Tab", "G", "Enter"]);
     assert_eq!(

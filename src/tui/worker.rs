@@ -27,9 +27,6 @@ pub enum Cursor {
     Search(search::Cursor),
 }
 
-/// The tree (owned by the reader) that holds saved searches: name → query.
-pub const SAVED_TREE: &str = "tui.saved-searches";
-
 /// Ranked results taken per engine request while searching.
 const SEARCH_CHUNK: usize = 250;
 /// Ranked results one search request examines against the list's filters before handing
@@ -289,27 +286,23 @@ impl Worker {
         })
     }
 
+    /// The saved searches `kessai search --save` and the reader's `+` share.
     fn saved_searches(&self) -> Result<Vec<SavedSearch>, String> {
-        let tree = self.store.tree(SAVED_TREE).map_err(err)?;
-        let mut out = Vec::new();
-        for kv in tree.iter() {
-            let (k, v) = kv.map_err(err)?;
-            out.push(SavedSearch {
-                name: String::from_utf8_lossy(&k).into_owned(),
-                query: String::from_utf8_lossy(&v).into_owned(),
-            });
-        }
-        Ok(out)
+        Ok(search::saved::list(&self.store)
+            .map_err(err)?
+            .into_iter()
+            .map(|s| SavedSearch {
+                name: s.name,
+                query: s.query,
+            })
+            .collect())
     }
 
     fn save_search(&self, name: &str, query: &str) -> Result<(), String> {
         // Refuse what would not run again.
         compile(query)?;
-        let tree = self.store.tree(SAVED_TREE).map_err(err)?;
-        tree.insert(name.as_bytes(), query.as_bytes())
-            .map_err(err)?;
-        tree.flush().map_err(err)?;
-        Ok(())
+        search::saved::save(&self.store, name, query).map_err(err)?;
+        self.store.flush().map_err(err)
     }
 
     fn article(&self, id: ArticleId, search: Option<&Search>) -> Result<Msg, String> {
