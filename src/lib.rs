@@ -33,6 +33,7 @@ pub mod store;
 
 pub mod alerts;
 pub mod digest;
+pub mod indexers;
 pub mod search;
 pub mod tui;
 

@@ -43,6 +43,11 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Re-tag every stored article with the current taxonomy (after editing taxonomy.toml).
     Retag(commands::tag::RetagArgs),
+    /// Search the stored articles (words, "phrases", OR, NOT, tag:, feed:, since:, until:, is:);
+    /// save searches for the reader's sidebar.
+    Search(commands::search::SearchArgs),
+    /// Rebuild the search index from the stored articles.
+    Reindex(commands::search::ReindexArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +65,8 @@ fn main() -> ExitCode {
         Some(Command::Export(args)) => commands::export::run(&args, &cli.global),
         Some(Command::Demo(args)) => commands::demo::run(&args, &cli.global),
         Some(Command::Retag(args)) => commands::tag::run_retag(&args, &cli.global),
+        Some(Command::Search(args)) => commands::search::run(&args, &cli.global),
+        Some(Command::Reindex(args)) => commands::search::reindex(&args, &cli.global),
     };
     match result {
         Ok(code) => code,

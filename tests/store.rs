@@ -653,6 +653,13 @@ proptest! {
                     None => break,
                 }
             }
+            // ListFilter::accepts (for results ranked elsewhere) says the same of each article.
+            for id in model.keys() {
+                let a = store.get(*id).unwrap().unwrap();
+                let an = store.analysis(*id).unwrap().unwrap_or_default();
+                let fl = store.flags(*id).unwrap().unwrap_or_default();
+                prop_assert_eq!(f.accepts(&a, &an, fl), want.contains(id), "filter {:?}", f);
+            }
             prop_assert_eq!(got, want, "filter {:?}", f);
         }
     }

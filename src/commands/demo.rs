@@ -45,8 +45,7 @@ pub fn run(args: &DemoArgs, global: &super::Global) -> anyhow::Result<ExitCode> 
         Some(p) => p.clone(),
         None => fresh_store_dir()?,
     };
-    let store =
-        Store::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
+    let store = super::open_store(&path)?;
     let config = demo_config(&server);
     let feeds = config.feeds.clone();
     outln!(

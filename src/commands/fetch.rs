@@ -20,7 +20,6 @@ use kessai::config::Config;
 use kessai::fetch::NetworkScope;
 use kessai::ingest::{FeedOutcome, FeedReport, FetchReport, Ingest, Progress, select_feeds};
 use kessai::sanitize::terminal_line;
-use kessai::store::Store;
 
 /// Exit code when some feeds failed and the rest were fetched.
 pub const EXIT_SOME_FEEDS_FAILED: u8 = 2;
@@ -43,10 +42,9 @@ pub struct FetchArgs {
 pub fn run(args: &FetchArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
     let config = Config::load(super::feeds::source(global))?;
     let store_path = global.store_path()?;
-    let store = Store::open(&store_path)
-        .with_context(|| format!("cannot open the store {}", store_path.display()))?;
-    // New articles enqueue their alerts in the same write (delivered by `kessai watch`).
-    kessai::alerts::AlertIndexer::register(&store);
+    // New articles get their search postings and enqueue their alerts (delivered by
+    // `kessai watch`) in the same write.
+    let store = super::open_store(&store_path)?;
     let feeds = select_feeds(&config, &args.feeds).map_err(anyhow::Error::msg)?;
     // The built-in taxonomy plus the user's taxonomy.toml, as `kessai tag` and `retag` use.
     let tagger = kessai::tag::Tagger::configured().context("loading the taxonomy")?;

@@ -13,6 +13,7 @@ pub mod export;
 pub mod feeds;
 pub mod fetch;
 pub mod read;
+pub mod search;
 pub mod store;
 pub mod tag;
 pub mod watch;
@@ -29,6 +30,24 @@ pub struct Global {
     /// The feeds file [default: $XDG_CONFIG_HOME/kessai/feeds.toml, else the built-in list]
     #[arg(long, global = true, env = "KESSAI_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// Opens the store at `path` with every derived index attached (search postings, alert
+/// outbox; see `kessai::indexers`), tagging with the configured taxonomy.
+pub fn open_store(path: &std::path::Path) -> anyhow::Result<kessai::store::Store> {
+    use anyhow::Context;
+    let store = kessai::store::Store::open(path)
+        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    attach_indexers(&store)?;
+    Ok(store)
+}
+
+/// Attaches the derived indexes to a store opened some other way.
+pub fn attach_indexers(store: &kessai::store::Store) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let tagger = kessai::tag::Tagger::configured().context("loading the taxonomy")?;
+    kessai::indexers::attach(store, tagger.taxonomy());
+    Ok(())
 }
 
 impl Global {

@@ -4,19 +4,18 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use kessai::config::Config;
 use kessai::fetch::NetworkScope;
 use kessai::ingest::Ingest;
-use kessai::store::Store;
 use kessai::tui::refresh::{IngestRefresher, Unavailable};
 use kessai::tui::{self, Options, Refresher};
 
 /// Opens the store and runs the reader until the user quits.
 pub fn run(global: &super::Global) -> anyhow::Result<ExitCode> {
     let path = global.store_path()?;
-    let store =
-        Store::open(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    // Indexes attached before anything is written: R refreshes insert articles, and marking
+    // read or starred updates the search index's flag sets.
+    let store = super::open_store(&path)?;
     // R fetches the configured feeds. A feeds file that does not load does not keep the
     // reader closed: R then says what is wrong with it.
     let refresh: Arc<dyn Refresher> = match Config::discover(global.config.as_deref())

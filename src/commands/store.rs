@@ -136,7 +136,11 @@ fn check(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn rebuild(store: &Store, retag: bool) -> anyhow::Result<ExitCode> {
-    let tagger = kessai::tag::Tagger::shared();
+    // The search index is derived from the articles too: rebuilt in the same pass (the alert
+    // outbox takes nothing from a rebuild: stored articles have had their alerts).
+    super::attach_indexers(store)?;
+    // The taxonomy ingest tags with: the built-in one plus the user's taxonomy.toml.
+    let tagger = kessai::tag::Tagger::configured().context("loading the taxonomy")?;
     let analyze = |d: &ArticleDraft| tagger.analyze(d);
     let retag_fn: Option<&dyn Fn(&ArticleDraft) -> kessai::model::Analysis> =
         if retag { Some(&analyze) } else { None };

@@ -118,7 +118,7 @@ pub struct RetagReport {
 /// `Store::set_analysis`, which keeps the tag indexes and indexers in step.
 pub fn run_retag(args: &RetagArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
     let path = global.store_path()?;
-    let store = Store::open(&path).context("cannot open the store")?;
+    let store = super::open_store(&path)?;
     let tagger = Tagger::configured().context("loading the taxonomy")?;
     let total = store.article_count().context("counting articles")?;
     let bar = std::io::stderr().is_terminal().then(|| {

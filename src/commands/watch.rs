@@ -13,11 +13,10 @@ use chrono::Utc;
 use clap::Args;
 
 use kessai::alerts::watch::{self, RefreshSummary, Stop, WatchOptions};
-use kessai::alerts::{AlertIndexer, AlertState, Deliverer};
+use kessai::alerts::{AlertState, Deliverer};
 use kessai::config::Config;
 use kessai::fetch::NetworkScope;
 use kessai::ingest::{FetchReport, Ingest};
-use kessai::store::Store;
 
 /// How long a fetch in progress may go on after a stop request before it is cut off (each
 /// article is stored atomically, so cutting off never leaves half an article).
@@ -47,10 +46,7 @@ fn parse_every(text: &str) -> Result<Duration, String> {
 pub fn run(args: &WatchArgs, global: &super::Global) -> anyhow::Result<ExitCode> {
     let config = Config::load(super::feeds::source(global))?;
     let store_path = global.store_path()?;
-    let store = Store::open(&store_path)
-        .with_context(|| format!("cannot open the store {}", store_path.display()))?;
-    // Before the first insert: every new article is evaluated in its own write.
-    AlertIndexer::register_with(&store, kessai::tag::Tagger::configured()?.taxonomy());
+    let store = super::open_store(&store_path)?;
     let state = AlertState::open(&store)?;
     let ingest = Ingest::new(config, store, NetworkScope::Any)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,9 @@
 //! tokens, plus the tokens of every spelling of the taxonomy entry it is a spelling of), and
 //! every `tag:` value into a taxonomy id. A token sequence matches when its tokens occur
 //! consecutively in one field (title, lead or body), so `京都` (one token) never matches
-//! `東京都` (`東京` `都`), and `J-Coin Pay` finds `Jコインペイ`.
+//! `東京都` (`東京` `都`), and `J-Coin Pay` finds `Jコインペイ`. Both sides split the domain
+//! compounds the tagger keeps whole (see [`crate::search::refine`]), so `不正`
+//! finds `不正アクセス`.
 
 use std::collections::HashMap;
 
@@ -13,6 +15,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 
 use crate::model::{Analysis, Article, Family, FeedId, Field, Flags, Span, TagId};
 use crate::search::query::{FAMILY_NAMES, Query, QueryError, Status};
+use crate::search::refine;
 use crate::taxonomy::Taxonomy;
 use crate::tokenize::{Term, Tokenizer};
 
@@ -202,10 +205,19 @@ impl Compiler<'_> {
     }
 
     /// A leaf for `tokens`, with the spellings of the taxonomy entry they are a spelling of.
+    /// `tokens` are the shared tokenizer's (what the taxonomy knows); the leaf matches their
+    /// refinement (see `search::refine`).
     fn leaf(&mut self, text: String, tokens: Vec<String>) -> Node {
-        let mut alternatives = self.spellings(&tokens).unwrap_or_default();
-        alternatives.retain(|alt| alt != &tokens);
-        alternatives.insert(0, tokens);
+        let mut spellings = self.spellings(&tokens).unwrap_or_default();
+        spellings.retain(|alt| alt != &tokens);
+        spellings.insert(0, tokens);
+        let mut alternatives: Vec<Vec<String>> = Vec::with_capacity(spellings.len());
+        for s in spellings {
+            let refined = refine::norms(s);
+            if !alternatives.contains(&refined) {
+                alternatives.push(refined);
+            }
+        }
         self.texts.push(TextLeaf { text, alternatives });
         Node::Text(self.texts.len() - 1)
     }
@@ -318,12 +330,12 @@ impl Doc {
         )
     }
 
-    /// Tokenises three texts: title, lead, body.
+    /// Tokenises three texts: title, lead, body (compounds refined, see `search::refine`).
     pub fn from_texts(texts: [&str; 3], tokenizer: &Tokenizer) -> Doc {
-        Doc::from_terms(texts.map(|t| tokenizer.terms(t)))
+        Doc::from_terms(texts.map(|t| refine::terms(tokenizer.terms(t))))
     }
 
-    /// Builds from already tokenised fields (title, lead, body).
+    /// Builds from already tokenised (and refined) fields (title, lead, body).
     pub fn from_terms(fields: [Vec<Term>; 3]) -> Doc {
         let mut occurrences: HashMap<String, Vec<(u8, u32)>> = HashMap::new();
         for (f, terms) in fields.iter().enumerate() {
@@ -374,15 +386,20 @@ impl Doc {
         }
     }
 
-    /// Counts of occurrences of the leaf per field (for ranking in tests and diagnostics).
+    /// Hits of the leaf per field, as ranking counts them: the largest count among its
+    /// spellings (overlapping spellings such as `J-Coin Pay` and `J-Coin` count once).
     pub fn counts(&self, leaf: &TextLeaf) -> [u32; 3] {
-        let mut c = [0u32; 3];
+        let mut best = [0u32; 3];
         for alt in &leaf.alternatives {
+            let mut c = [0u32; 3];
             for (f, _) in self.starts(alt) {
                 c[f as usize] += 1;
             }
+            for f in 0..3 {
+                best[f] = best[f].max(c[f]);
+            }
         }
-        c
+        best
     }
 
     /// Where `seq` starts (field, token position) in this document.
@@ -465,6 +482,11 @@ mod tests {
         assert!(hits("東京", &a, &none, Flags::default()));
         let b = article("京都の店舗", "京都府内で", "2019-09-01T00:00:00Z");
         assert!(hits("京都", &b, &none, Flags::default()));
+        // Inside the compounds the tagger keeps whole.
+        let c = article("決済サービスに不正アクセス", "", "2019-09-01T00:00:00Z");
+        assert!(hits("不正 決済", &c, &none, Flags::default()));
+        assert!(hits(r#""サービス に 不正""#, &c, &none, Flags::default()));
+        assert!(!hits("不正利用", &c, &none, Flags::default()));
     }
 
     #[test]

@@ -60,7 +60,7 @@ use sled::IVec;
 
 use super::Inner;
 use super::error::{IndexerError, StoreError};
-use crate::model::{Analysis, Article};
+use crate::model::{Analysis, Article, Flags};
 
 /// The result an indexer callback returns; any error type converts with `?`.
 pub type IndexResult = Result<(), IndexerError>;
@@ -76,17 +76,31 @@ pub enum IndexReason {
     Remove,
     /// `rebuild`: every stored article is written again; nothing is new.
     Rebuild,
+    /// The article's reading state changed (`set_flags`, `set_flags_many`).
+    Flags,
 }
 
 /// Context handed to indexer callbacks.
 #[derive(Debug, Clone)]
 pub struct IndexCtx {
     reason: IndexReason,
+    flags: Flags,
 }
 
 impl IndexCtx {
     pub(crate) fn new(reason: IndexReason) -> Self {
-        Self { reason }
+        Self {
+            reason,
+            flags: Flags::default(),
+        }
+    }
+    pub(crate) fn with_flags(reason: IndexReason, flags: Flags) -> Self {
+        Self { reason, flags }
+    }
+    /// The article's reading state as this write leaves it (a new article is unread; during
+    /// a rebuild, the stored state).
+    pub fn flags(&self) -> Flags {
+        self.flags
     }
     /// Why the callback runs.
     pub fn reason(&self) -> IndexReason {
@@ -123,6 +137,20 @@ pub trait Indexer: Send + Sync {
         article: &Article,
         old: &Analysis,
         new: &Analysis,
+        batch: &mut Batch,
+    ) -> IndexResult {
+        let _ = (ctx, article, old, new, batch);
+        Ok(())
+    }
+
+    /// The article's reading state changed from `old` to `new`. Default: nothing to do
+    /// (override it to keep per-article state that depends on read/starred).
+    fn on_flags(
+        &self,
+        ctx: &IndexCtx,
+        article: &Article,
+        old: Flags,
+        new: Flags,
         batch: &mut Batch,
     ) -> IndexResult {
         let _ = (ctx, article, old, new, batch);

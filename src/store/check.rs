@@ -708,7 +708,7 @@ impl Store {
                 }
                 report.twins += u64::from(twin);
                 put_article(&mut batch, &article, &analysis, flags, &own)?;
-                let ctx = IndexCtx::new(IndexReason::Rebuild);
+                let ctx = IndexCtx::with_flags(IndexReason::Rebuild, flags);
                 for ix in &indexers {
                     ix.on_insert(&ctx, &article, &analysis, &mut batch)
                         .map_err(|cause| StoreError::Indexer {

@@ -369,14 +369,18 @@ impl Store {
         schema::version(&self.inner).map(|v| v.unwrap_or(0))
     }
 
-    /// Registers an indexer: from now on every write calls it (see [`Indexer`]).
+    /// Registers an indexer: from now on every write calls it (see [`Indexer`]). An indexer
+    /// whose name is already registered is not added again, so attaching twice is harmless.
     pub fn register_indexer(&self, indexer: Arc<dyn Indexer>) {
         let _w = self.inner.writer();
-        self.inner
+        let mut indexers = self
+            .inner
             .indexers
             .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(indexer);
+            .unwrap_or_else(|p| p.into_inner());
+        if !indexers.iter().any(|i| i.name() == indexer.name()) {
+            indexers.push(indexer);
+        }
     }
 
     /// Names of the registered indexers.
@@ -468,8 +472,9 @@ impl Store {
     /// Sets read/starred; unread and starred indexes and counters follow atomically.
     pub fn set_flags(&self, id: ArticleId, flags: Flags) -> Result<()> {
         let _w = self.inner.writer();
+        let indexers = self.inner.indexers();
         let mut batch = Batch::new(self.inner.clone());
-        write::set_flags(&mut batch, id, flags)?;
+        write::set_flags(&mut batch, &indexers, id, flags)?;
         batch.commit()
     }
 
@@ -477,10 +482,11 @@ impl Store {
     /// not stored are skipped; returns how many changed.
     pub fn set_flags_many(&self, changes: &[(ArticleId, Flags)]) -> Result<usize> {
         let _w = self.inner.writer();
+        let indexers = self.inner.indexers();
         let mut batch = Batch::new(self.inner.clone());
         let mut changed = 0;
         for &(id, flags) in changes {
-            match write::set_flags(&mut batch, id, flags) {
+            match write::set_flags(&mut batch, &indexers, id, flags) {
                 Ok(true) => changed += 1,
                 Ok(false) | Err(StoreError::NotFound { .. }) => {}
                 Err(e) => return Err(e),

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::codec::{self, Pair};
 use super::keys::{self, IndexPrefix, Pos};
 use super::{Inner, Result, Store, StoreError, read};
-use crate::model::{ArticleId, Family, FeedId, TagId};
+use crate::model::{Analysis, Article, ArticleId, Family, FeedId, Flags, TagId};
 
 /// Which articles a page lists. All set conditions must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +30,28 @@ pub struct ListFilter {
     pub unread_only: bool,
     /// Only starred articles.
     pub starred_only: bool,
+}
+
+impl ListFilter {
+    /// Whether one article passes the filter: the same conditions [`Store::page`] answers
+    /// from its indexes, for results that come from elsewhere (a search engine's ranking).
+    ///
+    /// [`Store::page`]: super::Store::page
+    pub fn accepts(&self, article: &Article, analysis: &Analysis, flags: Flags) -> bool {
+        let d = &article.draft;
+        self.feed.as_ref().is_none_or(|f| *f == d.feed)
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|t| analysis.tags.iter().any(|h| h.tag == *t))
+            && self
+                .family
+                .is_none_or(|f| analysis.tags.iter().any(|h| h.family == f))
+            && self.since.is_none_or(|t| d.published >= t)
+            && self.until.is_none_or(|t| d.published < t)
+            && (!self.unread_only || !flags.read)
+            && (!self.starred_only || flags.starred)
+    }
 }
 
 /// Where the next page starts: an opaque position shared by every index.

@@ -395,6 +395,17 @@ fn probe_count(s: &Store) -> u64 {
 }
 
 #[test]
+fn registering_an_indexer_twice_keeps_one() {
+    let s = Store::open_temporary().unwrap();
+    s.register_indexer(probe(None));
+    s.register_indexer(probe(None));
+    assert_eq!(s.indexer_names(), vec!["probe".to_string()]);
+    s.insert(draft("f", 1), &analysis(&[])).unwrap();
+    // One registration means one write per article, not two.
+    assert_eq!(probe_count(&s), 1);
+}
+
+#[test]
 fn an_indexer_error_aborts_the_whole_write() {
     let s = Store::open_temporary().unwrap();
     let p = probe(Some(2));

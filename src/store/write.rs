@@ -289,7 +289,12 @@ pub(crate) fn set_analysis(
 }
 
 /// Changes flags; returns whether anything changed. The caller commits.
-pub(crate) fn set_flags(batch: &mut Batch, id: ArticleId, flags: Flags) -> Result<bool> {
+pub(crate) fn set_flags(
+    batch: &mut Batch,
+    indexers: &[Arc<dyn Indexer>],
+    id: ArticleId,
+    flags: Flags,
+) -> Result<bool> {
     let (article, analysis, old) = load(batch, id)?;
     if old == flags {
         return Ok(false);
@@ -300,6 +305,10 @@ pub(crate) fn set_flags(batch: &mut Batch, id: ArticleId, flags: Flags) -> Resul
         keys::by_id(keys::FLAGS, id).to_vec(),
         codec::flags_byte(flags).to_vec(),
     );
+    let ctx = IndexCtx::with_flags(IndexReason::Flags, flags);
+    run_indexers(indexers, Some(id), |ix| {
+        ix.on_flags(&ctx, &article, old, flags, batch)
+    })?;
     Ok(true)
 }
 

@@ -978,11 +978,7 @@ mod tests {
             generation: app.list.generation,
             mode,
             rows: ids.iter().map(|&i| row(i)).collect(),
-            next: more.then(|| {
-                format!("{:032x}", ids.len())
-                    .parse::<Cursor>()
-                    .expect("a cursor")
-            }),
+            next: more.then_some(Cursor::Search(crate::search::Cursor(ids.len()))),
             scanned: 0,
             note: None,
         }

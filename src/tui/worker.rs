@@ -17,16 +17,20 @@ use super::state::{
 use super::text::clean_line;
 use super::update::{Command, ListQuery, Msg};
 
-/// Where a list page continues (the store's opaque position).
-pub type Cursor = crate::store::Cursor;
+/// Where a list page continues: the store's position in a plain list, or the offset into
+/// the ranked results of a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// A page of the store's newest-first list.
+    List(crate::store::Cursor),
+    /// A page of the search engine's ranking.
+    Search(search::Cursor),
+}
 
-/// The tree (owned by the reader) that holds saved searches: name → query.
-pub const SAVED_TREE: &str = "tui.saved-searches";
-
-/// Ids fetched per store request while searching.
+/// Ranked results taken per engine request while searching.
 const SEARCH_CHUNK: usize = 250;
-/// Articles one search request examines before handing back a (possibly short) page; the
-/// list asks for more as the user scrolls, so no request walks the whole store at once.
+/// Ranked results one search request examines against the list's filters before handing
+/// back a (possibly short) page; the list asks for more as the user scrolls.
 const SEARCH_BUDGET: usize = 2_000;
 /// Tag chips kept per row.
 const MAX_CHIPS: usize = 6;
@@ -46,6 +50,20 @@ pub struct Worker {
 fn compile(text: &str) -> Result<Compiled, String> {
     let q = search::parse(text).map_err(|e| format!("bad query: {e}"))?;
     Compiled::new(&q).map_err(|e| format!("bad query: {e}"))
+}
+
+/// A list row of an article with its analysis and flags.
+fn row_from(a: Article, analysis: &Analysis, flags: Flags) -> ListRow {
+    let d = a.draft;
+    ListRow {
+        id: a.id,
+        published: d.published,
+        feed: clean_line(d.feed.as_str()),
+        title: clean_line(&d.title),
+        url: d.url,
+        chips: chips(analysis),
+        flags,
+    }
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -163,75 +181,84 @@ impl Worker {
     }
 
     fn row_of(&self, a: Article) -> Result<ListRow, String> {
-        let id = a.id;
-        let analysis = self.store.analysis(id).map_err(err)?.unwrap_or_default();
-        let flags = self.store.flags(id).map_err(err)?.unwrap_or_default();
-        let d = a.draft;
-        Ok(ListRow {
-            id,
-            published: d.published,
-            feed: clean_line(d.feed.as_str()),
-            title: clean_line(&d.title),
-            url: d.url,
-            chips: chips(&analysis),
-            flags,
-        })
+        let analysis = self.store.analysis(a.id).map_err(err)?.unwrap_or_default();
+        let flags = self.store.flags(a.id).map_err(err)?.unwrap_or_default();
+        Ok(row_from(a, &analysis, flags))
     }
 
-    /// One page of rows: straight from the store, or the articles among the next ones (at
-    /// most [`SEARCH_BUDGET`] looked at) that the search matches.
+    /// One page of rows: straight from the store, or the search engine's ranking of the
+    /// query (at most [`SEARCH_BUDGET`] ranked articles looked at) within the list's filters.
     fn load_page(&self, q: &ListQuery, cursor: Option<Cursor>) -> Result<LoadedPage, String> {
         let filter = to_filter(q);
         let Some(s) = &q.search else {
-            let page = self.store.page(&filter, cursor, PAGE_SIZE).map_err(err)?;
+            let from = match cursor {
+                Some(Cursor::List(c)) => Some(c),
+                _ => None,
+            };
+            let page = self.store.page(&filter, from, PAGE_SIZE).map_err(err)?;
             let mut rows = Vec::with_capacity(page.items.len());
             for id in page.items {
                 rows.extend(self.row(id)?);
             }
             return Ok(LoadedPage {
                 rows,
-                next: page.next,
+                next: page.next.map(Cursor::List),
                 scanned: 0,
                 note: None,
             });
         };
-        self.search_page(s, &filter, cursor)
+        let from = match cursor {
+            Some(Cursor::Search(c)) => Some(c),
+            _ => None,
+        };
+        self.search_page(s, &filter, from)
     }
 
-    /// Matches the query article by article, newest first, inside the list's filters (which
-    /// the store's indexes answer): the query language's exact meaning (whole tokens,
-    /// spelling variants, fields), without an index.
+    /// Ranks the query with the search index (BM25, title hits weighted up; the same engine
+    /// as `kessai search`) and keeps the articles that pass the list's own filters.
     fn search_page(
         &self,
         s: &Search,
         filter: &ListFilter,
-        cursor: Option<Cursor>,
+        cursor: Option<search::Cursor>,
     ) -> Result<LoadedPage, String> {
-        let compiled = compile(&s.query)?;
-        let tokenizer = Tokenizer::shared();
+        let query = search::parse(&s.query).map_err(|e| format!("bad query: {e}"))?;
+        let engine = search::Engine::new(&self.store).map_err(err)?;
+        let compiled = engine
+            .compile(&query)
+            .map_err(|e| format!("bad query: {e}"))?;
+        let note = engine.stale().map_err(err)?.map(|st| {
+            format!(
+                "search index covers {} of {} articles: run `kessai reindex`",
+                st.indexed, st.stored
+            )
+        });
         let mut rows = Vec::new();
         let mut scanned = 0;
         let mut cur = cursor;
         loop {
-            let page = self.store.page(filter, cur, SEARCH_CHUNK).map_err(err)?;
-            for id in page.items {
+            let ranked = engine
+                .rank(&compiled, search::Sort::Relevance, SEARCH_CHUNK, cur)
+                .map_err(err)?;
+            for scored in ranked.items {
                 scanned += 1;
+                let id = ArticleId(scored.id);
                 let Some(a) = self.store.get(id).map_err(err)? else {
-                    continue;
+                    continue; // removed since the index was read
                 };
                 let analysis = self.store.analysis(id).map_err(err)?.unwrap_or_default();
                 let flags = self.store.flags(id).map_err(err)?.unwrap_or_default();
-                if compiled.matches(&Doc::new(&a, tokenizer), &a, &analysis, flags) {
-                    rows.push(self.row_of(a)?);
+                if filter.accepts(&a, &analysis, flags) {
+                    rows.push(row_from(a, &analysis, flags));
                 }
             }
-            cur = page.next;
+            cur = ranked.next;
             if cur.is_none() || rows.len() >= PAGE_SIZE || scanned >= SEARCH_BUDGET {
                 return Ok(LoadedPage {
                     rows,
-                    next: cur,
+                    next: cur.map(Cursor::Search),
                     scanned,
-                    note: None,
+                    note,
                 });
             }
         }
@@ -259,27 +286,23 @@ impl Worker {
         })
     }
 
+    /// The saved searches `kessai search --save` and the reader's `+` share.
     fn saved_searches(&self) -> Result<Vec<SavedSearch>, String> {
-        let tree = self.store.tree(SAVED_TREE).map_err(err)?;
-        let mut out = Vec::new();
-        for kv in tree.iter() {
-            let (k, v) = kv.map_err(err)?;
-            out.push(SavedSearch {
-                name: String::from_utf8_lossy(&k).into_owned(),
-                query: String::from_utf8_lossy(&v).into_owned(),
-            });
-        }
-        Ok(out)
+        Ok(search::saved::list(&self.store)
+            .map_err(err)?
+            .into_iter()
+            .map(|s| SavedSearch {
+                name: s.name,
+                query: s.query,
+            })
+            .collect())
     }
 
     fn save_search(&self, name: &str, query: &str) -> Result<(), String> {
         // Refuse what would not run again.
         compile(query)?;
-        let tree = self.store.tree(SAVED_TREE).map_err(err)?;
-        tree.insert(name.as_bytes(), query.as_bytes())
-            .map_err(err)?;
-        tree.flush().map_err(err)?;
-        Ok(())
+        search::saved::save(&self.store, name, query).map_err(err)?;
+        self.store.flush().map_err(err)
     }
 
     fn article(&self, id: ArticleId, search: Option<&Search>) -> Result<Msg, String> {
