@@ -45,8 +45,9 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 
 /// `h:mm:ss` or `m:ss.ss` → seconds.
 fn clock(s: &str) -> f64 {
-    s.split(':')
-        .fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap_or(0.0))
+    s.split(':').fold(0.0, |acc, part| {
+        acc * 60.0 + part.parse::<f64>().unwrap_or(0.0)
+    })
 }
 
 fn load() -> String {
@@ -85,11 +86,7 @@ fn run(cfg: &Path, store: &Path) -> Measured {
         cpu_s: num("User time (seconds)") + num("System time (seconds)"),
         rss_mb: num("Maximum resident set size (kbytes)") / 1024.0,
         exit: num("Exit status") as i32,
-        total: stdout
-            .lines()
-            .last()
-            .unwrap_or("(no output)")
-            .to_string(),
+        total: stdout.lines().last().unwrap_or("(no output)").to_string(),
         lines: stdout.lines().count(),
     }
 }

@@ -67,11 +67,12 @@ fn fraud() -> Analysis {
     }
 }
 
-/// Fills a store on disk with hostile articles (registering the alert indexer, so the
-/// subscriptions enqueue them) and a hostile feed state.
+/// Fills a store on disk with hostile articles (with the search index and the alert
+/// indexer attached, as every writing command does, so subscriptions enqueue them) and a
+/// hostile feed state.
 fn fill(path: &Path) {
     let store = Store::open(path).unwrap();
-    kessai::alerts::AlertIndexer::register(&store);
+    kessai::indexers::attach(&store, kessai::taxonomy::Taxonomy::builtin());
     let (y, m, d) = DAY;
     for i in 0..6 {
         let draft = ArticleDraft {
@@ -180,6 +181,10 @@ fn every_command_sanitises_feed_text_in_its_human_output() {
         vec!["fetch"],
         vec!["alert", "list"],
         vec!["alert", "test", "fraud"],
+        vec!["search", "危険な見出し"],
+        vec!["search", "--sort", "date", "tag:fraudulent-use"],
+        vec!["search", "見出し", "("],
+        vec!["reindex"],
         vec!["watch", "--once"],
         vec!["alert", "outbox"],
         vec!["digest", "--date", &date],
@@ -211,6 +216,8 @@ fn every_command_sanitises_feed_text_in_its_human_output() {
     assert!(out.contains("フィード名") && out.contains("分類"), "{out}");
     let (_, out, _) = go(&["alert", "test", "fraud"]);
     assert!(out.contains("危険な見出し5"), "{out}");
+    let (_, out, _) = go(&["search", "危険な見出し"]);
+    assert!(out.contains("危険な見出し"), "{out}");
     let (_, out, _) = go(&["alert", "outbox"]);
     assert!(out.contains("危険な見出し"), "{out}");
     let (_, out, _) = go(&["digest", "--date", &date]);
@@ -356,6 +363,8 @@ fn store_commands(cfg: &Path) -> Vec<Vec<String>> {
         vec!["export", "--format", "jsonl"],
         vec!["digest"],
         vec!["alert", "list"],
+        vec!["search", "決済"],
+        vec!["reindex"],
         vec!["retag"],
         vec!["watch", "--once"],
         vec![],
