@@ -1,6 +1,6 @@
 //! Hardening across commands: every command's human output passes feed text through the
 //! sanitiser (a store and config full of hostile titles and names, each command run through
-//! the binary), and a store that cannot be opened — in use, not a store, unreadable, lost
+//! the binary; the digest on a real terminal is tests/digest.rs's pty test), and a store that cannot be opened — in use, not a store, unreadable, lost
 //! data, disk full — gives one line on stderr naming the path and what to do, from every
 //! command that opens the store.
 
@@ -304,50 +304,6 @@ fn every_command_sanitises_feed_text_in_its_human_output() {
     let (code, _, err) = go(&["alert", "pause", &name]);
     assert_eq!(code, Some(1));
     assert!(!has_terminal_controls(&err), "{err:?}");
-}
-
-#[test]
-fn digest_on_a_terminal_is_sanitised() {
-    // `script` gives the command a pseudo-terminal; skipped where it is missing.
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: script (util-linux) is not installed");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    fill(&store);
-    let date = format!("{}-{:02}-{:02}", DAY.0, DAY.1, DAY.2);
-    let bin = env!("CARGO_BIN_EXE_kessai");
-    for format in ["md", "html", "json"] {
-        let cmd = format!(
-            "{bin} --store '{}' digest --date {date} --format {format}",
-            store.display()
-        );
-        let out = std::process::Command::new("script")
-            .args(["-qec", &cmd, "/dev/null"])
-            .env_remove("KESSAI_STORE")
-            .env_remove("KESSAI_CONFIG")
-            .env("TERM", "xterm-256color")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
-        assert!(out.status.success(), "{format}: {text}");
-        assert!(text.contains("危険な見出し"), "{format}: {text}");
-        if format == "json" {
-            // JSON keeps the text as data (`\u001b]0;...` escaped); the terminal gets no
-            // control character.
-            assert!(
-                !has_terminal_controls(&text),
-                "json on a terminal: {text:?}"
-            );
-        } else {
-            assert_clean(&format!("digest --format {format} on a terminal"), &text);
-        }
-    }
 }
 
 // ------------------------------------------------------------------ unusable stores
