@@ -14,7 +14,7 @@ use chrono::{FixedOffset, NaiveDate};
 use crate::facts;
 use crate::model::{Analysis, ArticleDraft, Family, Field, Span, TagHit, TagId};
 use crate::taxonomy::{Entry, Phrase, PhraseSet, PhraseTarget, Taxonomy};
-use crate::tokenize::{Folded, Term, Tokenizer, fold};
+use crate::tokenize::{Folded, TermSpan, Tokenizer, fold};
 
 /// Japan Standard Time, in which articles' dates are read.
 fn jst() -> FixedOffset {
@@ -148,10 +148,11 @@ impl Tagger {
     pub fn analyze(&self, draft: &ArticleDraft) -> Analysis {
         let units = units(draft);
         let folded: Vec<Folded> = units.iter().map(|u| Folded::new(u.text)).collect();
-        let terms: Vec<Vec<Term>> = folded.iter().map(|f| self.tokenizer.terms_of(f)).collect();
+        let terms: Vec<Vec<TermSpan>> = folded.iter().map(|f| self.tokenizer.spans_of(f)).collect();
         let norms: Vec<Vec<&str>> = terms
             .iter()
-            .map(|ts| ts.iter().map(|t| t.norm.as_str()).collect())
+            .zip(&folded)
+            .map(|(ts, f)| ts.iter().map(|t| f.norm(t)).collect())
             .collect();
         let sentences: Vec<Vec<u32>> = units
             .iter()
@@ -209,7 +210,7 @@ impl Tagger {
     fn match_unit(
         &self,
         unit: &Unit<'_>,
-        terms: &[Term],
+        terms: &[TermSpan],
         k: usize,
         phrases: &PhraseSet<Phrase>,
         ctx: &mut ArticleCtx<'_>,
@@ -412,7 +413,7 @@ impl Tagger {
 }
 
 /// For each term, the index of the sentence it is in (sentences end at 。！？ and lines).
-fn sentence_ids(text: &str, terms: &[Term]) -> Vec<u32> {
+fn sentence_ids(text: &str, terms: &[TermSpan]) -> Vec<u32> {
     let mut ids = Vec::with_capacity(terms.len());
     let mut id = 0u32;
     let mut pos = 0;
@@ -479,6 +480,16 @@ fn splits_ascii_word(text: &str, start: usize, end: usize) -> bool {
     }
     let class = |c: Option<char>| {
         let Some(c) = c else { return Class::Other };
+        if c.is_ascii_alphabetic() {
+            return Class::Letter;
+        }
+        if c.is_ascii_digit() {
+            return Class::Digit;
+        }
+        // The rest of ASCII, kana and kanji fold to no ASCII letter or digit.
+        if c.is_ascii() || is_kana_or_kanji(c) {
+            return Class::Other;
+        }
         let mut buf = [0u8; 4];
         match fold(c.encode_utf8(&mut buf)).chars().next() {
             Some(f) if f.is_ascii_alphabetic() => Class::Letter,
@@ -499,6 +510,11 @@ fn splits_ascii_word(text: &str, start: usize, end: usize) -> bool {
         class(inside.chars().next_back()),
         class(after.chars().next()),
     )
+}
+
+/// Kana (with their marks) and common kanji: characters that no folding turns into ASCII.
+fn is_kana_or_kanji(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{4E00}'..='\u{9FFF}')
 }
 
 /// The units of an article: title, lead (summary, or the first body paragraph when there
@@ -858,6 +874,18 @@ mod tests {
         assert!(!has("VIP制限を設ける", "ip-restriction"));
         assert!(!has("17payment", "7pay"));
         assert!(!has("suicaide", "suica"));
+    }
+
+    #[test]
+    fn kana_and_kanji_never_fold_to_ascii_letters_or_digits() {
+        for c in ('\u{3040}'..='\u{30FF}').chain('\u{4E00}'..='\u{9FFF}') {
+            assert!(is_kana_or_kanji(c));
+            let f = fold(&c.to_string());
+            assert!(
+                !f.chars().next().is_some_and(|f| f.is_ascii_alphanumeric()),
+                "{c:?} folds to {f:?}"
+            );
+        }
     }
 
     #[test]

@@ -51,6 +51,21 @@ pub struct Term {
     pub end: usize,
 }
 
+/// Where a token sits: its folded form as a range of the [`Folded`] text it came from
+/// ([`Folded::norm`]), and its range in the original text. [`Term`] without the allocation,
+/// for callers that tokenize a lot (the tagger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermSpan {
+    /// Start byte offset of the folded token in [`Folded::as_str`].
+    pub norm_start: usize,
+    /// End byte offset (exclusive) of the folded token in [`Folded::as_str`].
+    pub norm_end: usize,
+    /// Start byte offset in the original text (a char boundary).
+    pub start: usize,
+    /// End byte offset in the original text (exclusive, a char boundary).
+    pub end: usize,
+}
+
 /// Folds text for matching: NFKC, ASCII lowercase, dash variants to `-`, wave dashes to
 /// `~`, variation selectors dropped. Katakana and hiragana are kept as they are.
 pub fn fold(text: &str) -> String {
@@ -87,6 +102,13 @@ impl Folded {
     /// The folded text.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The folded token of a span from [`Tokenizer::spans_of`] on this text.
+    pub fn norm(&self, span: &TermSpan) -> &str {
+        self.text
+            .get(span.norm_start..span.norm_end)
+            .unwrap_or_default()
     }
 
     /// The original byte range (char boundaries) a folded byte range came from.
@@ -284,35 +306,26 @@ impl Tokenizer {
 
     /// [`Tokenizer::terms`] of an already folded text (offsets into its original text).
     pub fn terms_of(&self, folded: &Folded) -> Vec<Term> {
-        let mut terms = Vec::new();
-        let tokens = LATTICE.with(|lattice| match lattice.try_borrow_mut() {
-            Ok(mut lattice) => self
-                .segmenter
-                .segment_with_lattice(Cow::Borrowed(folded.text.as_str()), &mut lattice)
-                .map(|tokens| {
-                    tokens
-                        .into_iter()
-                        .map(|t| (t.byte_start, t.byte_end))
-                        .collect::<Vec<_>>()
-                }),
-            // Re-entrant use on one thread (not expected): use a fresh lattice.
-            Err(_) => self
-                .segmenter
-                .segment(Cow::Borrowed(folded.text.as_str()))
-                .map(|tokens| {
-                    tokens
-                        .into_iter()
-                        .map(|t| (t.byte_start, t.byte_end))
-                        .collect()
-                }),
-        });
-        // lindera only fails on internal errors; an untokenizable text yields no terms.
-        let Ok(tokens) = tokens else {
-            return terms;
-        };
-        for (s, e) in tokens {
-            let Some(token) = folded.text.get(s..e) else {
-                continue;
+        self.spans_of(folded)
+            .into_iter()
+            .map(|t| Term {
+                norm: folded.norm(&t).to_string(),
+                start: t.start,
+                end: t.end,
+            })
+            .collect()
+    }
+
+    /// [`Tokenizer::terms_of`] as spans: the same tokens, none of them copied.
+    pub fn spans_of(&self, folded: &Folded) -> Vec<TermSpan> {
+        let mut spans = Vec::new();
+        let text = folded.text.as_str();
+        if text.is_empty() {
+            return spans;
+        }
+        let mut push_token = |s: usize, e: usize| {
+            let Some(token) = text.get(s..e) else {
+                return;
             };
             // IPADIC groups unknown katakana across the middle dot (キャッシュレス・ビジョン is
             // one unknown word): the parts are the words.
@@ -320,16 +333,38 @@ impl Tokenizer {
             for part in token.split('・') {
                 let part_end = part_start + part.len();
                 if !part.is_empty() && !is_wordless(part) {
-                    terms.push(Term {
-                        norm: part.to_string(),
+                    spans.push(TermSpan {
+                        norm_start: part_start,
+                        norm_end: part_end,
                         start: folded.start(part_start),
                         end: folded.end(part_end),
                     });
                 }
                 part_start = part_end + '・'.len_utf8();
             }
-        }
-        terms
+        };
+        // lindera only fails on internal errors; an untokenizable text yields no terms.
+        LATTICE.with(|lattice| match lattice.try_borrow_mut() {
+            Ok(mut lattice) => {
+                if let Ok(tokens) = self
+                    .segmenter
+                    .segment_with_lattice(Cow::Borrowed(text), &mut lattice)
+                {
+                    tokens
+                        .iter()
+                        .for_each(|t| push_token(t.byte_start, t.byte_end));
+                }
+            }
+            // Re-entrant use on one thread (not expected): use a fresh lattice.
+            Err(_) => {
+                if let Ok(tokens) = self.segmenter.segment(Cow::Borrowed(text)) {
+                    tokens
+                        .iter()
+                        .for_each(|t| push_token(t.byte_start, t.byte_end));
+                }
+            }
+        });
+        spans
     }
 
     /// The folded tokens of a short phrase (a taxonomy variant or a query word).
@@ -500,6 +535,19 @@ mod tests {
             "ASCII terms stay out of the user dictionary"
         );
         assert!(user_dictionary_terms("not toml [[[").is_empty());
+    }
+
+    #[test]
+    fn spans_are_the_terms_uncopied() {
+        let text = "Ｊ－Ｃｏｉｎ　Ｐａｙで「キャッシュレス・ビジョン」、ｾﾌﾞﾝﾍﾟｲが停止。";
+        let folded = Folded::new(text);
+        let spans = Tokenizer::shared().spans_of(&folded);
+        let terms = Tokenizer::shared().terms(text);
+        assert_eq!(spans.len(), terms.len());
+        for (s, t) in spans.iter().zip(&terms) {
+            assert_eq!(folded.norm(s), t.norm);
+            assert_eq!((s.start, s.end), (t.start, t.end));
+        }
     }
 
     #[test]
