@@ -9,6 +9,22 @@ use clap::{Parser, Subcommand};
 
 use commands::Global;
 
+// jemalloc instead of glibc's malloc: a cold fetch allocates from several threads at once
+// (tagging, sled's node copies) and glibc spent a fifth of its CPU time in malloc/free.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's built-in options (`_RJEM_MALLOC_CONF` still overrides them): one arena, and
+/// freed pages returned to the system within a second instead of kept as "muzzy" pages that
+/// count as resident, so peak memory stays below glibc's (bench: 153 MB instead of 174 MB).
+#[repr(transparent)]
+struct MallocConf(*const std::ffi::c_char);
+// SAFETY: a pointer to a 'static C string that nothing writes to.
+unsafe impl Sync for MallocConf {}
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: MallocConf =
+    MallocConf(c"narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+
 /// A terminal news desk for the security of cashless payments in Japan.
 #[derive(Parser, Debug)]
 #[command(name = "kessai", version, about, long_about = None)]
