@@ -14,7 +14,7 @@ use chrono::{FixedOffset, NaiveDate};
 use crate::facts;
 use crate::model::{Analysis, ArticleDraft, Family, Field, Span, TagHit, TagId};
 use crate::taxonomy::{Entry, Phrase, PhraseSet, PhraseTarget, Taxonomy};
-use crate::tokenize::{Folded, TermSpan, Tokenizer, fold};
+use crate::tokenize::{Folded, TermSpan, Tokenizer, fold, fold_contains_ascii};
 
 /// Japan Standard Time, in which articles' dates are read.
 fn jst() -> FixedOffset {
@@ -669,8 +669,7 @@ fn classify_line(line: &str) -> LineKind {
         if !line.contains(['c', 'C', 'ｃ', 'Ｃ', 'r', 'R', 'ｒ', 'Ｒ']) {
             return LineKind::Content;
         }
-        let folded = fold(line);
-        return if folded.contains("copyright") || folded.contains("all rights reserved") {
+        return if fold_contains_ascii(line, &["copyright", "all rights reserved"]) {
             LineKind::Boilerplate
         } else {
             LineKind::Content

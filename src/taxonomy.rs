@@ -160,6 +160,9 @@ pub struct PhraseSet<T> {
     keys: HashMap<String, T, Fnv>,
     /// Every prefix (at a char boundary) of every key, the keys included.
     prefixes: HashSet<String, Fnv>,
+    /// The first characters of the keys, so that most tokens are turned away without a
+    /// hash lookup.
+    first_chars: CharFilter,
 }
 
 impl<T> Default for PhraseSet<T> {
@@ -167,7 +170,41 @@ impl<T> Default for PhraseSet<T> {
         PhraseSet {
             keys: HashMap::default(),
             prefixes: HashSet::default(),
+            first_chars: CharFilter::default(),
         }
+    }
+}
+
+/// A set of characters that may answer "yes" for characters not in it (4,096 bits indexed
+/// by the low bits of the code point), never "no" for one in it.
+#[derive(Clone, PartialEq, Eq)]
+struct CharFilter([u64; 64]);
+
+impl Default for CharFilter {
+    fn default() -> Self {
+        CharFilter([0; 64])
+    }
+}
+
+impl std::fmt::Debug for CharFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bits: u32 = self.0.iter().map(|w| w.count_ones()).sum();
+        write!(f, "CharFilter({bits} bits)")
+    }
+}
+
+impl CharFilter {
+    fn slot(c: char) -> (usize, u64) {
+        let i = (c as usize) & 4095;
+        (i >> 6, 1 << (i & 63))
+    }
+    fn insert(&mut self, c: char) {
+        let (w, b) = Self::slot(c);
+        self.0[w] |= b;
+    }
+    fn may_contain(&self, c: char) -> bool {
+        let (w, b) = Self::slot(c);
+        self.0[w] & b != 0
     }
 }
 
@@ -202,6 +239,9 @@ impl std::hash::Hasher for FnvHasher {
 impl<T> PhraseSet<T> {
     /// The value under a key, inserting `make()` first if absent.
     fn entry(&mut self, key: String, make: impl FnOnce() -> T) -> &mut T {
+        if let Some(c) = key.chars().next() {
+            self.first_chars.insert(c);
+        }
         for (i, _) in key.char_indices().skip(1) {
             self.prefixes.insert(key[..i].to_string());
         }
@@ -223,7 +263,13 @@ impl<T> PhraseSet<T> {
     /// and its value.
     pub fn longest_at<S: AsRef<str>>(&self, norms: &[S], at: usize) -> Option<(usize, &T)> {
         // Most tokens start no phrase: answer those without building a key.
-        if !self.prefixes.contains(norms.get(at)?.as_ref()) {
+        let first = norms.get(at)?.as_ref();
+        if first
+            .chars()
+            .next()
+            .is_some_and(|c| !self.first_chars.may_contain(c))
+            || !self.prefixes.contains(first)
+        {
             return None;
         }
         let mut buf = String::new();

@@ -74,6 +74,30 @@ pub fn fold(text: &str) -> String {
     out
 }
 
+/// Whether [`fold`]`(text)` contains one of `needles` (lower-case ASCII), folding only the
+/// runs of text between kana, kanji and CJK punctuation: those fold to themselves and never
+/// to ASCII, so an ASCII needle lies within one run. For long Japanese prose, where the
+/// runs are a few Latin words.
+pub fn fold_contains_ascii(text: &str, needles: &[&str]) -> bool {
+    let mut run_start: Option<usize> = None;
+    let check = |run: &str| {
+        let folded = fold(run);
+        needles.iter().any(|n| folded.contains(n))
+    };
+    for (i, c) in text.char_indices() {
+        if is_stable(c) {
+            if let Some(s) = run_start.take() {
+                if check(&text[s..i]) {
+                    return true;
+                }
+            }
+        } else if run_start.is_none() {
+            run_start = Some(i);
+        }
+    }
+    run_start.is_some_and(|s| check(&text[s..]))
+}
+
 /// Text folded together with the map back to the original text.
 #[derive(Debug, Clone)]
 pub struct Folded {
@@ -465,6 +489,24 @@ mod tests {
     }
 
     #[test]
+    fn fold_contains_ascii_agrees_with_folding_everything() {
+        let needles = ["copyright", "all rights reserved"];
+        for text in [
+            "記事本文。Copyright © 2026 Kinyu Inc. All rights reserved.",
+            "本文の途中にＣＯＰＹＲＩＧＨＴと全角で書く。",
+            "コピーライトは無い。JPCERT/CCが発表した。",
+            "copy本right",
+            "ガ\u{3099}copyright",
+            "カ\u{3099}ALL RIGHTS\u{3000}RESERVED",
+            "",
+            "all rights reserved",
+        ] {
+            let expected = needles.iter().any(|n| fold(text).contains(n));
+            assert_eq!(fold_contains_ascii(text, &needles), expected, "{text:?}");
+        }
+    }
+
+    #[test]
     fn fold_drops_variation_selectors_and_composes_marks() {
         assert_eq!(fold("葛\u{E0100}飾"), "葛飾");
         assert_eq!(fold("カ\u{3099}"), "ガ");
@@ -574,6 +616,22 @@ mod tests {
                 prop_assert!(t.start <= t.end && t.end <= text.len());
                 prop_assert!(text.is_char_boundary(t.start) && text.is_char_boundary(t.end));
             }
+        }
+
+        #[test]
+        fn fold_contains_ascii_is_fold_then_contains(
+            text in "[a-zA-Zａ-ｚＡ-Ｚ0-9 ©\u{3000}\u{3099}\u{FF9E}\u{FE0F}ア-ン一-龥ｱ-ﾝ。、(){}]{0,60}",
+        ) {
+            let needles = ["copyright", "all rights reserved", "ab", "c"];
+            let expected = needles.iter().any(|n| fold(&text).contains(n));
+            prop_assert_eq!(fold_contains_ascii(&text, &needles), expected);
+        }
+
+        #[test]
+        fn fold_contains_ascii_on_any_text(text in "\\PC{0,60}") {
+            let needles = ["a", "c", "1", " ", "-"];
+            let expected = needles.iter().any(|n| fold(&text).contains(n));
+            prop_assert_eq!(fold_contains_ascii(&text, &needles), expected);
         }
 
         #[test]
