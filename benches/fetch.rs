@@ -10,6 +10,9 @@
 //! kessai runs with `full_text = false` (newsboat reads only the feeds) and with tagging, as
 //! `kessai fetch` always tags; one extra cold run with full text on fetches all N×M pages.
 //!
+//! `KESSAI_BENCH_BASELINE=/path/to/older/kessai` adds that binary's cold and warm runs to
+//! every round (a before/after under the same machine load).
+//!
 //! Run (see benches/RESULTS.md):
 //!   CARGO_PROFILE_DEV_OPT_LEVEL=2 cargo bench --profile dev --bench fetch -- [FEEDS ITEMS REPEAT]
 //! Needs `/usr/bin/time` and, for the comparison, `newsboat` (Debian: apt-get install newsboat).
@@ -401,6 +404,18 @@ fn measure(cmd: Command, what: &str) -> Measure {
     }
 }
 
+/// One line per measured run, with the machine's load average when it ended.
+fn print_run(round: usize, what: &str, m: Measure) {
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    println!(
+        "round {round}: {what}: {:.2} s wall, {:.2} s CPU, {:.0} MB (load {load})",
+        m.wall, m.cpu, m.rss_mb
+    );
+}
+
 fn median(mut xs: Vec<Measure>) -> Measure {
     let mid = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
@@ -431,7 +446,11 @@ fn kessai_config(base: &str, feeds: usize, full_text: bool) -> String {
 }
 
 fn kessai_run(dir: &Path, config: &Path, store: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kessai"));
+    kessai_run_with(Path::new(env!("CARGO_BIN_EXE_kessai")), dir, config, store)
+}
+
+fn kessai_run_with(bin: &Path, dir: &Path, config: &Path, store: &Path) -> Command {
+    let mut c = Command::new(bin);
     c.current_dir(dir)
         .arg("--config")
         .arg(config)
@@ -522,54 +541,94 @@ fn main() {
     .expect("newsboat config");
     let have_newsboat = Command::new("newsboat").arg("-v").output().is_ok();
 
+    // Optional: an older kessai binary measured in the same rounds (before/after on the
+    // same machine load).
+    let baseline = std::env::var_os("KESSAI_BENCH_BASELINE").map(PathBuf::from);
     let mut rows: Vec<(String, Measure)> = Vec::new();
     let (mut k_cold, mut k_warm, mut n_cold, mut n_warm, mut n_third) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut b_cold, mut b_warm) = (Vec::new(), Vec::new());
+    // The cold runs of the tools follow each other in every round, so that the other load
+    // on the machine hits them alike; the order rotates from round to round.
     for r in 0..repeat {
         let run_dir = fresh_dir(&root, &format!("run{r}"));
         let store = run_dir.join("store");
+        let base_store = run_dir.join("store-baseline");
+        let cache = run_dir.join("cache.db");
+        let mut order = vec!["kessai", "newsboat", "baseline"];
+        order.rotate_left(r % 3);
+        for tool in order {
+            match tool {
+                "kessai" => {
+                    let m = measure(kessai_run(&run_dir, &config_path, &store), "kessai cold");
+                    print_run(r, "kessai cold", m);
+                    k_cold.push(m);
+                }
+                "baseline" => {
+                    if let Some(bin) = &baseline {
+                        let m = measure(
+                            kessai_run_with(bin, &run_dir, &config_path, &base_store),
+                            "baseline cold",
+                        );
+                        print_run(r, "baseline kessai cold", m);
+                        b_cold.push(m);
+                    }
+                }
+                _ => {
+                    if have_newsboat {
+                        let m = measure(
+                            newsboat_run(&run_dir, &urls, &nb_conf, &cache),
+                            "newsboat cold",
+                        );
+                        print_run(r, "newsboat cold", m);
+                        n_cold.push(m);
+                    }
+                }
+            }
+        }
         let before = server.not_modified.load(Ordering::SeqCst);
-        k_cold.push(measure(
-            kessai_run(&run_dir, &config_path, &store),
-            "kessai cold",
-        ));
-        k_warm.push(measure(
-            kessai_run(&run_dir, &config_path, &store),
-            "kessai warm",
-        ));
+        let m = measure(kessai_run(&run_dir, &config_path, &store), "kessai warm");
         let warm_304 = server.not_modified.load(Ordering::SeqCst) - before;
-        println!(
-            "run {r}: kessai cold {:.2} s, warm {:.2} s ({warm_304} answers were 304)",
-            k_cold[r].wall, k_warm[r].wall
-        );
+        print_run(r, &format!("kessai warm ({warm_304} answers 304)"), m);
+        k_warm.push(m);
+        if let Some(bin) = &baseline {
+            let m = measure(
+                kessai_run_with(bin, &run_dir, &config_path, &base_store),
+                "baseline warm",
+            );
+            print_run(r, "baseline kessai warm", m);
+            b_warm.push(m);
+        }
         if have_newsboat {
-            let cache = run_dir.join("cache.db");
             let before = server.not_modified.load(Ordering::SeqCst);
-            n_cold.push(measure(
-                newsboat_run(&run_dir, &urls, &nb_conf, &cache),
-                "newsboat cold",
-            ));
-            n_warm.push(measure(
+            let m = measure(
                 newsboat_run(&run_dir, &urls, &nb_conf, &cache),
                 "newsboat second",
-            ));
+            );
             let second_304 = server.not_modified.load(Ordering::SeqCst) - before;
-            n_third.push(measure(
+            print_run(r, &format!("newsboat second ({second_304} answers 304)"), m);
+            n_warm.push(m);
+            let before = server.not_modified.load(Ordering::SeqCst);
+            let m = measure(
                 newsboat_run(&run_dir, &urls, &nb_conf, &cache),
                 "newsboat third",
-            ));
-            let third_304 = server.not_modified.load(Ordering::SeqCst) - before - second_304;
-            println!(
-                "run {r}: newsboat cold {:.2} s, second {:.2} s ({second_304} answers 304), third {:.2} s ({third_304} answers 304)",
-                n_cold[r].wall, n_warm[r].wall, n_third[r].wall
             );
+            let third_304 = server.not_modified.load(Ordering::SeqCst) - before;
+            print_run(r, &format!("newsboat third ({third_304} answers 304)"), m);
+            n_third.push(m);
         }
+        // The stores of a round are not needed after it (disk space).
+        let _ = std::fs::remove_dir_all(&run_dir);
     }
     rows.push((
         "kessai fetch, cold (tagging included)".into(),
         median(k_cold),
     ));
     rows.push(("kessai fetch, warm (second run)".into(), median(k_warm)));
+    if baseline.is_some() {
+        rows.push(("baseline kessai fetch, cold".into(), median(b_cold)));
+        rows.push(("baseline kessai fetch, warm".into(), median(b_warm)));
+    }
     if have_newsboat {
         rows.push(("newsboat -x reload, cold".into(), median(n_cold)));
         rows.push(("newsboat -x reload, second run".into(), median(n_warm)));
