@@ -1122,9 +1122,12 @@ fn sigkill_during_fetch_and_delivery_stores_and_alerts_every_item_exactly_once()
     let mut delivery_kills = 0;
     for round in 10..13 {
         let len = std::fs::metadata(&alerts).map_or(0, |m| m.len());
-        // Mostly just after a batch reached the file (before the outbox knows), sometimes
-        // at a random time.
-        let at = if rng.next() % 4 == 0 {
+        // The first round: as soon as the first batch reached the file (before the outbox
+        // knows), so at least one kill lands mid-delivery however fast delivery is. Then
+        // mostly just after a batch, sometimes at a random time.
+        let at = if round == 10 {
+            KillAt::FileLen(alerts.clone(), len + 1, 0)
+        } else if rng.next() % 4 == 0 {
             KillAt::Time(rng.between(50, 300))
         } else {
             KillAt::FileLen(
