@@ -1,7 +1,8 @@
 //! Where a cold fetch spends its CPU: the fetch benchmark's articles (N feeds × M items,
 //! `benches/support/feedgen.rs`) through each stage of the pipeline in one process, one
 //! stage after the other on one thread (sled's own threads included in the store stage):
-//! parse (feed-rs) → normalise (drafts) → tag (`Tagger::analyze`) → store (`insert_many`
+//! parse (feed-rs) → normalise (drafts) → tag (`Tagger::analyze_with_tokens`) → prepare
+//! (`Store::prepare`: the indexes' share, outside the writer lock) → store (`insert_prepared`
 //! per feed, the search and alert indexers attached, a flush every 4 feeds, as `kessai fetch` does).
 //! No network, no overlap: the CPU seconds of each stage, comparable between versions.
 //!
@@ -156,15 +157,15 @@ fn main() {
             .map(|v| {
                 v.into_iter()
                     .map(|d| {
-                        let a = tagger.analyze(&d);
-                        (d, a)
+                        let (a, tokens) = tagger.analyze_with_tokens(&d);
+                        (d, a, tokens)
                     })
                     .collect::<Vec<_>>()
             })
             .collect::<Vec<_>>()
     });
     let mut digest = sha2::Sha256::new();
-    for (d, a) in analysed.iter().flatten() {
+    for (d, a, _) in analysed.iter().flatten() {
         digest.update(serde_json::to_vec(d).expect("draft as JSON"));
         digest.update(serde_json::to_vec(a).expect("analysis as JSON"));
     }
@@ -184,9 +185,20 @@ fn main() {
     let store = Store::open(&dir).expect("open the store");
     // The derived indexes `kessai fetch` keeps (search postings, alert outbox).
     kessai::indexers::attach(&store, tagger.taxonomy());
+    // What ingest does beside tagging, before the writer lock (indexes' tokens, encoding).
+    let prepared = stage("prepare", || {
+        analysed
+            .into_iter()
+            .map(|feed| {
+                feed.into_iter()
+                    .map(|(d, a, tokens)| store.prepare(d, a, Some(&tokens)))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    });
     stage("store", || {
-        for (i, feed) in analysed.into_iter().enumerate() {
-            for r in store.insert_many(feed).expect("insert_many") {
+        for (i, feed) in prepared.into_iter().enumerate() {
+            for r in store.insert_prepared(feed).expect("insert_prepared") {
                 r.expect("article stored");
             }
             if i % 4 == 3 {

@@ -18,10 +18,10 @@ use crate::charset::{self, CharsetError, DocKind};
 use crate::config::{Config, FeedConfig, FeedFormat, Limits};
 use crate::extract::{self, ExtractError};
 use crate::fetch::{Accept, FetchError, Fetcher, NetworkScope, Outcome, Validators};
-use crate::model::{Analysis, ArticleDraft, FeedId};
+use crate::model::FeedId;
 use crate::normalize::{self, NormalizeError};
 use crate::parse::{self, Cuts, ParseError, ParsedFeed, ParsedItem};
-use crate::store::{FeedState, Inserted, Store, StoreError};
+use crate::store::{FeedState, Inserted, PreparedArticle, Store, StoreError};
 use crate::tag::Tagger;
 
 /// Why a feed could not be ingested. Every variant names the feed's URL.
@@ -599,18 +599,20 @@ impl Ingest {
             ));
         }
 
-        // Normalise and tag on a blocking thread, then store the lot in one write.
+        // Normalise, tag and prepare for the store (tokens shared with the indexes) on a
+        // blocking thread, then store the lot in one write.
         let limits = self.config.limits.clone();
         let limits_for_report = self.config.limits.clone();
         let tagger = self.tagger;
         let feed_id = id.clone();
+        let store = self.store.clone();
         let _cpu = self
             .cpu
             .acquire()
             .await
             .map_err(|e| IngestError::Task(e.to_string()))?;
         let (drafts, skipped, cuts) = tokio::task::spawn_blocking(move || {
-            let mut drafts: Vec<(ArticleDraft, Analysis)> = Vec::with_capacity(work.len());
+            let mut drafts: Vec<PreparedArticle> = Vec::with_capacity(work.len());
             let mut skipped: Vec<NormalizeError> = Vec::new();
             let mut cuts = CutCounts::default();
             for (item, page) in work {
@@ -641,8 +643,8 @@ impl Ingest {
                             ..Cuts::default()
                         }));
                         cuts.html += usize::from(html_cut || body.html_cut);
-                        let analysis = tagger.analyze(&d);
-                        drafts.push((d, analysis));
+                        let (analysis, tokens) = tagger.analyze_with_tokens(&d);
+                        drafts.push(store.prepare(d, analysis, Some(&tokens)));
                     }
                     Err(e) => skipped.push(e),
                 }
@@ -661,7 +663,7 @@ impl Ingest {
             ));
         }
         let store = self.store.clone();
-        let results = blocking(move || Ok(store.insert_many(drafts)?)).await?;
+        let results = blocking(move || Ok(store.insert_prepared(drafts)?)).await?;
         for r in results {
             match r {
                 Ok(Inserted::New(_)) => report.new += 1,

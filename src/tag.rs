@@ -14,7 +14,9 @@ use chrono::{FixedOffset, NaiveDate};
 use crate::facts;
 use crate::model::{Analysis, ArticleDraft, Family, Field, Span, TagHit, TagId};
 use crate::taxonomy::{Entry, Phrase, PhraseSet, PhraseTarget, Taxonomy};
-use crate::tokenize::{Folded, TermSpan, Tokenizer, fold, fold_contains_ascii};
+use crate::tokenize::{
+    ArticleTokens, Folded, Piece, TermSpan, Tokenizer, fold, fold_contains_ascii,
+};
 
 /// Japan Standard Time, in which articles' dates are read.
 fn jst() -> FixedOffset {
@@ -146,17 +148,34 @@ impl Tagger {
 
     /// Tags and facts of an article. Pure: the same draft always gives the same analysis.
     pub fn analyze(&self, draft: &ArticleDraft) -> Analysis {
+        self.analyze_with_tokens(draft).0
+    }
+
+    /// [`Tagger::analyze`], handing back the article's tokens too, for the search and alert
+    /// indexes to reuse instead of segmenting the text again.
+    pub fn analyze_with_tokens(&self, draft: &ArticleDraft) -> (Analysis, ArticleTokens) {
         let units = units(draft);
-        let folded: Vec<Folded> = units.iter().map(|u| Folded::new(u.text)).collect();
-        let terms: Vec<Vec<TermSpan>> = folded.iter().map(|f| self.tokenizer.spans_of(f)).collect();
+        let (folded, terms) = tokenize_units(&units, self.tokenizer);
+        let analysis = self.analyze_units(draft, &units, &folded, &terms);
+        (analysis, into_tokens(draft, &units, folded, terms))
+    }
+
+    /// Tags and facts from the units' folded texts and tokens.
+    fn analyze_units(
+        &self,
+        draft: &ArticleDraft,
+        units: &[Unit<'_>],
+        folded: &[Folded],
+        terms: &[Vec<TermSpan>],
+    ) -> Analysis {
         let norms: Vec<Vec<&str>> = terms
             .iter()
-            .zip(&folded)
+            .zip(folded)
             .map(|(ts, f)| ts.iter().map(|t| f.norm(t)).collect())
             .collect();
         let sentences: Vec<Vec<u32>> = units
             .iter()
-            .zip(&terms)
+            .zip(terms)
             .map(|(u, ts)| sentence_ids(u.text, ts))
             .collect();
         let mut ctx = ArticleCtx {
@@ -185,7 +204,7 @@ impl Tagger {
         }
 
         let published = japan_date(draft.published);
-        self.tag_incidents(published, &units, &norms, &mut acc);
+        self.tag_incidents(published, units, &norms, &mut acc);
 
         let entries = self.taxonomy.entries();
         let mut tags: Vec<TagHit> = acc
@@ -199,7 +218,7 @@ impl Tagger {
             })
             .collect();
         tags.sort_by(|a, b| (a.family, &a.tag).cmp(&(b.family, &b.tag)));
-        let texts: Vec<(&str, &Folded)> = units.iter().map(|u| u.text).zip(&folded).collect();
+        let texts: Vec<(&str, &Folded)> = units.iter().map(|u| u.text).zip(folded).collect();
         Analysis {
             tags,
             facts: facts::extract_folded(&texts, published),
@@ -540,6 +559,49 @@ pub fn units(draft: &ArticleDraft) -> Vec<Unit<'_>> {
     }
     out.extend(body);
     out
+}
+
+/// Folds and tokenizes each unit.
+fn tokenize_units(units: &[Unit<'_>], tokenizer: &Tokenizer) -> (Vec<Folded>, Vec<Vec<TermSpan>>) {
+    let folded: Vec<Folded> = units.iter().map(|u| Folded::new(u.text)).collect();
+    let terms = folded.iter().map(|f| tokenizer.spans_of(f)).collect();
+    (folded, terms)
+}
+
+/// The units' tokens as the article's tokens: each unit a piece of the text it was cut from
+/// (title 0, summary 1, body 2; a lead taken from the body belongs to the body).
+fn into_tokens(
+    draft: &ArticleDraft,
+    units: &[Unit<'_>],
+    folded: Vec<Folded>,
+    terms: Vec<Vec<TermSpan>>,
+) -> ArticleTokens {
+    let summary_is_lead = !draft.summary.trim().is_empty();
+    let mut tokens = ArticleTokens::default();
+    for ((unit, folded), spans) in units.iter().zip(folded).zip(terms) {
+        let field = match unit.field {
+            Field::Title => 0,
+            Field::Lead if summary_is_lead => 1,
+            Field::Lead | Field::Body => 2,
+        };
+        tokens.push(
+            field,
+            Piece {
+                offset: unit.offset,
+                folded,
+                spans,
+            },
+        );
+    }
+    tokens
+}
+
+/// The tokens of an article as the tagger makes them (its units, tokenized), without
+/// tagging: what a search index rebuild reads so that it indexes exactly what ingest did.
+pub fn article_tokens(draft: &ArticleDraft, tokenizer: &Tokenizer) -> ArticleTokens {
+    let units = units(draft);
+    let (folded, terms) = tokenize_units(&units, tokenizer);
+    into_tokens(draft, &units, folded, terms)
 }
 
 /// The paragraphs of a text that are content, not boilerplate, as units of `field`: runs of

@@ -128,6 +128,11 @@ impl Folded {
         &self.text
     }
 
+    /// The length in bytes of the original text.
+    pub fn original_len(&self) -> usize {
+        self.orig.last().map_or(0, |&n| n as usize)
+    }
+
     /// The folded token of a span from [`Tokenizer::spans_of`] on this text.
     pub fn norm(&self, span: &TermSpan) -> &str {
         self.text
@@ -402,6 +407,98 @@ impl Tokenizer {
         self.segmenter
             .segment(Cow::Borrowed(text))
             .map_or(0, |tokens| tokens.len())
+    }
+}
+
+/// A stretch of a text tokenized on its own: where it starts in the text, its folded form
+/// and its tokens (original offsets relative to the stretch).
+#[derive(Debug, Clone)]
+pub struct Piece {
+    /// Byte offset of the stretch in its text (a line start).
+    pub offset: usize,
+    /// The stretch, folded.
+    pub folded: Folded,
+    /// Its tokens ([`Tokenizer::spans_of`] of `folded`).
+    pub spans: Vec<TermSpan>,
+}
+
+/// An article's title, summary and body as tokenized for tagging, kept so that the search
+/// and alert indexes do not segment the same text again (segmentation is most of the CPU of
+/// a fetch). Each field holds whole-line pieces in text order; lines between pieces (the
+/// boilerplate the tagger skips) are tokenized when [`ArticleTokens::terms`] asks for them.
+/// lindera cuts its sentences at every newline, so a field read piece by piece gives the
+/// same tokens as the whole field at once.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleTokens {
+    fields: [Vec<Piece>; 3],
+}
+
+impl ArticleTokens {
+    /// Adds a piece of field `field` (0 title, 1 summary, 2 body). Pieces must come in text
+    /// order without overlapping; one that does not is dropped (its lines are then
+    /// tokenized again on demand, which gives the same tokens).
+    pub fn push(&mut self, field: usize, piece: Piece) {
+        let Some(pieces) = self.fields.get_mut(field) else {
+            return;
+        };
+        let after_last = pieces
+            .last()
+            .is_none_or(|p| p.offset + p.folded.original_len() <= piece.offset);
+        if after_last {
+            pieces.push(piece);
+        }
+    }
+
+    /// The pieces of a field.
+    pub fn pieces(&self, field: usize) -> &[Piece] {
+        self.fields.get(field).map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The terms of field `field` whose text is `text` (the text the pieces were cut from),
+    /// as [`Tokenizer::terms`] gives them: the kept pieces' tokens, and the lines between
+    /// them tokenized now.
+    pub fn terms(&self, field: usize, text: &str, tokenizer: &Tokenizer) -> Vec<Term> {
+        let mut out = Vec::new();
+        self.for_each_term(field, text, tokenizer, |norm, start, end| {
+            out.push(Term {
+                norm: norm.to_string(),
+                start,
+                end,
+            })
+        });
+        out
+    }
+
+    /// [`ArticleTokens::terms`] without a `String` per term: `f(norm, start, end)` for each
+    /// in order.
+    pub fn for_each_term(
+        &self,
+        field: usize,
+        text: &str,
+        tokenizer: &Tokenizer,
+        mut f: impl FnMut(&str, usize, usize),
+    ) {
+        let mut pos = 0;
+        let gap = |from: usize, to: usize, f: &mut dyn FnMut(&str, usize, usize)| {
+            if let Some(g) = text.get(from..to).filter(|g| !g.trim().is_empty()) {
+                for t in tokenizer.terms(g) {
+                    f(&t.norm, t.start + from, t.end + from);
+                }
+            }
+        };
+        for p in self.pieces(field) {
+            let end = p.offset + p.folded.original_len();
+            // A piece that does not fit the text (not cut from it) is not used.
+            if p.offset < pos || end > text.len() {
+                continue;
+            }
+            gap(pos, p.offset, &mut f);
+            for s in &p.spans {
+                f(p.folded.norm(s), s.start + p.offset, s.end + p.offset);
+            }
+            pos = end;
+        }
+        gap(pos, text.len(), &mut f);
     }
 }
 

@@ -6,11 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 
-use crate::model::{Analysis, Article};
+use crate::model::{Analysis, Article, ArticleDraft};
 use crate::search::Doc;
-use crate::store::{Batch, IndexCtx, IndexReason, IndexResult, Indexer, Store, StoreError};
+use crate::store::{
+    Batch, IndexCtx, IndexReason, IndexResult, Indexer, Prepared, Store, StoreError,
+};
 use crate::taxonomy::Taxonomy;
-use crate::tokenize::Tokenizer;
+use crate::tokenize::{ArticleTokens, Tokenizer};
 
 use super::AlertError;
 use super::eval::{Scratch, SubscriptionSet};
@@ -147,6 +149,56 @@ impl Indexer for AlertIndexer {
         analysis: &Analysis,
         batch: &mut Batch,
     ) -> IndexResult {
+        self.evaluate(ctx, article, analysis, None, batch)
+    }
+
+    /// Builds the article's text document before the writer lock, from the tagger's tokens,
+    /// when the subscriptions last read need text. Stale or not (none read yet: the first
+    /// write builds it under the lock), [`AlertIndexer::evaluate`] checks the current
+    /// subscriptions under the lock.
+    fn prepare(
+        &self,
+        draft: &ArticleDraft,
+        _analysis: &Analysis,
+        tokens: Option<&ArticleTokens>,
+    ) -> Option<Prepared> {
+        let tokens = tokens?;
+        let wanted = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .as_ref()
+                .is_some_and(|(_, set)| !set.is_empty() && set.needs_text())
+        };
+        wanted.then(|| Box::new(Doc::from_tokens(tokens, draft, self.tokenizer)) as Prepared)
+    }
+
+    fn on_insert_prepared(
+        &self,
+        ctx: &IndexCtx,
+        article: &Article,
+        analysis: &Analysis,
+        prepared: Prepared,
+        batch: &mut Batch,
+    ) -> IndexResult {
+        let doc = prepared.downcast::<Doc>().ok().map(|d| *d);
+        self.evaluate(ctx, article, analysis, doc, batch)
+    }
+
+    // A re-tag (on_update) never alerts: the article is not new. Outbox entries of a
+    // removed article stay: each carries its own copy of the alert.
+}
+
+impl AlertIndexer {
+    /// Evaluates the subscriptions on a new article and enqueues its alerts; `doc` is its
+    /// text document when already built.
+    fn evaluate(
+        &self,
+        ctx: &IndexCtx,
+        article: &Article,
+        analysis: &Analysis,
+        doc: Option<Doc>,
+        batch: &mut Batch,
+    ) -> IndexResult {
         // Only articles new to the store alert: never a rebuild of stored ones.
         if ctx.reason() != IndexReason::New {
             return Ok(());
@@ -155,10 +207,10 @@ impl Indexer for AlertIndexer {
         if set.is_empty() {
             return Ok(());
         }
-        let doc = if set.needs_text() {
-            Doc::new(article, self.tokenizer)
-        } else {
-            Doc::default()
+        let doc = match doc {
+            Some(d) => d,
+            None if set.needs_text() => Doc::new(article, self.tokenizer),
+            None => Doc::default(),
         };
         let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
         for m in set.matching(&doc, article, analysis, &mut scratch) {
@@ -166,9 +218,6 @@ impl Indexer for AlertIndexer {
         }
         Ok(())
     }
-
-    // A re-tag (on_update) never alerts: the article is not new. Outbox entries of a
-    // removed article stay: each carries its own copy of the alert.
 }
 
 #[cfg(test)]
@@ -225,6 +274,38 @@ mod tests {
         AlertIndexer::register(&store);
         let state = AlertState::open(&store).unwrap();
         (store, state)
+    }
+
+    #[test]
+    fn text_queries_match_articles_prepared_with_the_taggers_tokens() {
+        let (store, state) = setup();
+        state
+            .add(&sub("leak", "不正アクセス", &[SinkSpec::Stdout]))
+            .unwrap();
+        let tagger = crate::tag::Tagger::shared();
+        let batch = |range: std::ops::Range<u32>, body: &str| {
+            let items = range
+                .map(|n| {
+                    let mut d = draft(n, &format!("記事{n}"));
+                    d.body = body.to_string();
+                    let (analysis, tokens) = tagger.analyze_with_tokens(&d);
+                    store.prepare(d, analysis, Some(&tokens))
+                })
+                .collect();
+            store.insert_prepared(items).unwrap()
+        };
+        // The first write reads the subscriptions under the lock; later ones find their
+        // text documents prepared from the tagger's tokens.
+        batch(1..3, "加盟店サイトに不正アクセスがあった。");
+        batch(3..5, "関係のない話題。");
+        batch(5..7, "関連記事\n・見出し\n\n再び不正アクセスの被害。");
+        let ids: Vec<u64> = state
+            .outbox_entries()
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e.article.0)
+            .collect();
+        assert_eq!(ids, [1, 2, 5, 6]);
     }
 
     #[test]

@@ -42,12 +42,12 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use sled::IVec;
 
-use crate::model::{Analysis, Article, ArticleId, Family, Flags};
+use crate::model::{Analysis, Article, ArticleDraft, ArticleId, Family, Flags};
 use crate::search::codec::{self, BlockReader, Corrupt, DocInfo, DocTable, Postings, SLOTS};
 use crate::search::matcher::Doc;
 use crate::search::rank::Stats;
-use crate::store::{Batch, IndexCtx, IndexResult, Indexer, Store, StoreError};
-use crate::tokenize::Tokenizer;
+use crate::store::{Batch, IndexCtx, IndexResult, Indexer, Prepared, Store, StoreError};
+use crate::tokenize::{ArticleTokens, Tokenizer};
 
 /// The reader tree that holds the index.
 pub const TREE: &str = "search";
@@ -190,8 +190,13 @@ fn flag_facets(flags: Flags) -> Vec<Vec<u8>> {
 /// The facets of an article with this analysis and reading state: its feed, tags, their
 /// families, unread and starred.
 pub fn facets_of(article: &Article, analysis: &Analysis, flags: Flags) -> Vec<Vec<u8>> {
+    draft_facets(&article.draft, analysis, flags)
+}
+
+/// [`facets_of`] for an article not stored yet.
+fn draft_facets(draft: &ArticleDraft, analysis: &Analysis, flags: Flags) -> Vec<Vec<u8>> {
     let mut out = flag_facets(flags);
-    out.push(feed_facet(article.draft.feed.as_str()));
+    out.push(feed_facet(draft.feed.as_str()));
     for hit in &analysis.tags {
         out.push(tag_facet(hit.tag.as_str()));
         out.push(family_facet(hit.family));
@@ -238,6 +243,59 @@ impl IndexedDoc {
         );
         doc.facets = facets_of(article, analysis, flags);
         doc
+    }
+
+    /// A new article's document from the tagger's tokens (id 0 and no facets until it is
+    /// stored): the same as [`IndexedDoc::new`] gives, without building a [`Doc`].
+    pub fn from_tokens(
+        tokens: &ArticleTokens,
+        draft: &ArticleDraft,
+        tokenizer: &Tokenizer,
+    ) -> IndexedDoc {
+        let texts = [&draft.title, &draft.summary, &draft.body];
+        // Keyed by the folded token, one allocation per distinct token.
+        let mut positions: HashMap<String, [Vec<u32>; 3]> = HashMap::new();
+        let mut lens = [0u32; 3];
+        for (f, text) in texts.iter().enumerate() {
+            let mut add = |norm: &str| {
+                let p = lens[f];
+                lens[f] += 1;
+                match positions.get_mut(norm) {
+                    Some(fields) => fields[f].push(p),
+                    None => {
+                        let mut fields: [Vec<u32>; 3] = Default::default();
+                        fields[f].push(p);
+                        positions.insert(norm.to_string(), fields);
+                    }
+                }
+            };
+            tokens.for_each_term(
+                f,
+                text,
+                tokenizer,
+                |norm, _, _| match crate::search::refine::parts(norm) {
+                    Some(parts) => parts.iter().for_each(|p| add(p)),
+                    None => add(norm),
+                },
+            );
+        }
+        let terms = positions
+            .into_iter()
+            .map(|(norm, fields)| {
+                let mut occ = Vec::with_capacity(4);
+                codec::put_occurrences(&mut occ, &fields);
+                (term_key(&norm), occ)
+            })
+            .collect();
+        IndexedDoc {
+            id: 0,
+            info: DocInfo {
+                published: draft.published.timestamp_millis(),
+                lens,
+            },
+            terms,
+            facets: Vec::new(),
+        }
     }
 
     /// From an already tokenised document.
@@ -805,6 +863,44 @@ impl Indexer for SearchIndexer {
         Ok(())
     }
 
+    /// Tokenizes (or takes the tagger's tokens) and builds the document before the writer
+    /// lock: the only part of indexing that is heavy.
+    fn prepare(
+        &self,
+        draft: &ArticleDraft,
+        analysis: &Analysis,
+        tokens: Option<&ArticleTokens>,
+    ) -> Option<Prepared> {
+        let mut indexed = match tokens {
+            Some(t) => IndexedDoc::from_tokens(t, draft, self.tokenizer),
+            None => {
+                let t = crate::tag::article_tokens(draft, self.tokenizer);
+                IndexedDoc::from_tokens(&t, draft, self.tokenizer)
+            }
+        };
+        // A new article is unread and not starred.
+        indexed.facets = draft_facets(draft, analysis, Flags::default());
+        Some(Box::new(indexed))
+    }
+
+    fn on_insert_prepared(
+        &self,
+        ctx: &IndexCtx,
+        article: &Article,
+        analysis: &Analysis,
+        prepared: Prepared,
+        batch: &mut Batch,
+    ) -> IndexResult {
+        match prepared.downcast::<IndexedDoc>() {
+            Ok(mut doc) if ctx.flags() == Flags::default() => {
+                doc.id = article.id.0;
+                Writer::new(batch).add(&doc)?;
+                Ok(())
+            }
+            _ => self.on_insert(ctx, article, analysis, batch),
+        }
+    }
+
     fn on_update(
         &self,
         _ctx: &IndexCtx,
@@ -1050,6 +1146,118 @@ pub(crate) fn pending_postings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn draft(title: &str, summary: &str, body: &str) -> ArticleDraft {
+        let t = chrono::DateTime::from_timestamp(1_600_000_000, 0).unwrap_or_default();
+        ArticleDraft {
+            feed: crate::model::FeedId::new("f"),
+            url: "http://127.0.0.1/a".into(),
+            guid: None,
+            title: title.into(),
+            summary: summary.into(),
+            body: body.into(),
+            published: t,
+            fetched: t,
+            content_hash: String::new(),
+        }
+    }
+
+    /// The document ingest indexes (the tagger's tokens, boilerplate lines tokenized on
+    /// demand) against the whole fields tokenized at once.
+    fn assert_same_as_whole_fields(d: &ArticleDraft) {
+        let tok = Tokenizer::shared();
+        let (_, tokens) = crate::tag::Tagger::shared().analyze_with_tokens(d);
+        let from_tokens = IndexedDoc::from_tokens(&tokens, d, tok);
+        let whole = IndexedDoc::from_doc(
+            0,
+            d.published.timestamp_millis(),
+            &Doc::from_texts([&d.title, &d.summary, &d.body], tok),
+        );
+        assert_eq!(from_tokens, whole, "title {:?}", d.title);
+        let stored = Article {
+            id: ArticleId(0),
+            draft: d.clone(),
+        };
+        let mut rebuilt = IndexedDoc::new(&stored, &Analysis::default(), Flags::default(), tok);
+        rebuilt.facets.clear();
+        assert_eq!(from_tokens, rebuilt, "rebuild differs: {:?}", d.title);
+    }
+
+    #[test]
+    fn tagger_tokens_index_like_whole_fields() {
+        let body = "セブンペイで不正アクセスが発生しました。\n\n関連記事\n・別の記事の見出し\n・もう一つ\n\n  第二段落、J-Coin Payの二段階認証。\nPAGE TOP\n(c) 2024 Example Inc. All rights reserved.\n最後の行";
+        for d in [
+            draft(
+                "ドコモ口座の不正出金",
+                "要約の一文。\n\n二つ目の段落。",
+                body,
+            ),
+            draft("リードは本文から", "", body),
+            draft("", "", ""),
+            draft("   ", " \n ", "\n\n\n"),
+            draft("Title only", "", "関連記事\n・一覧だけ"),
+            draft("長い行", "", &"キャッシュレス決済の不正利用".repeat(400)),
+        ] {
+            assert_same_as_whole_fields(&d);
+        }
+    }
+
+    #[test]
+    fn tagger_tokens_index_like_whole_fields_on_the_corpus() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/corpus/sites");
+        let limits = crate::config::Limits::default();
+        let mut stack = vec![root];
+        let mut pages = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                if p.extension().is_none_or(|x| x != "html") {
+                    continue;
+                }
+                let Ok(bytes) = std::fs::read(&p) else {
+                    continue;
+                };
+                let Ok(text) = crate::charset::decode(&bytes, None, crate::charset::DocKind::Html)
+                else {
+                    continue;
+                };
+                let Ok(page) = crate::extract::extract(&text.text, None, &limits) else {
+                    continue;
+                };
+                let title = page.page_title.clone().unwrap_or_default();
+                let lead = page.text.lines().next().unwrap_or_default().to_string();
+                assert_same_as_whole_fields(&draft(&title, &lead, &page.text));
+                assert_same_as_whole_fields(&draft(&title, "", &page.text));
+                pages += 1;
+            }
+        }
+        assert!(pages > 100, "only {pages} corpus pages read");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn tagger_tokens_index_like_whole_fields_on_any_lines(
+            lines in proptest::collection::vec(prop_oneof![
+                Just(String::new()),
+                Just("関連記事".to_string()),
+                Just("・リストの項目".to_string()),
+                Just("PAGE TOP".to_string()),
+                Just("シェアする".to_string()),
+                "[ぁ-んァ-ヶ一-龠a-zA-Z0-9、。 ]{0,40}",
+                Just("7payの不正利用、被害額は約3,861万円。".to_string()),
+            ], 0..14),
+            summary in "[ぁ-んァ-ヶ一-龠、。\n]{0,30}",
+        ) {
+            let body = lines.join("\n");
+            assert_same_as_whole_fields(&draft("見出し", &summary, &body));
+        }
+    }
 
     #[test]
     fn term_keys_are_prefix_free_and_bounded() {

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 
-use crate::model::{Analysis, Article, Family, FeedId, Field, Flags, Span, TagId};
+use crate::model::{Analysis, Article, ArticleDraft, Family, FeedId, Field, Flags, Span, TagId};
 use crate::search::query::{FAMILY_NAMES, Query, QueryError, Status};
 use crate::search::refine;
 use crate::taxonomy::Taxonomy;
-use crate::tokenize::{Term, Tokenizer};
+use crate::tokenize::{ArticleTokens, Term, Tokenizer};
 
 /// The fields a document is indexed by, in index order (field number = position here).
 pub const FIELDS: [Field; 3] = [Field::Title, Field::Lead, Field::Body];
@@ -318,16 +318,19 @@ pub struct Doc {
 }
 
 impl Doc {
-    /// Tokenises an article's title, lead (the feed summary) and body with `tokenizer`.
+    /// Tokenises an article's title, lead (the feed summary) and body with `tokenizer`, the
+    /// way the tagger does ([`crate::tag::article_tokens`]), so that a document built here
+    /// equals one built from the tagger's tokens at ingest.
     pub fn new(article: &Article, tokenizer: &Tokenizer) -> Doc {
-        Doc::from_texts(
-            [
-                &article.draft.title,
-                &article.draft.summary,
-                &article.draft.body,
-            ],
-            tokenizer,
-        )
+        let tokens = crate::tag::article_tokens(&article.draft, tokenizer);
+        Doc::from_tokens(&tokens, &article.draft, tokenizer)
+    }
+
+    /// A draft's document from its tokens as the tagger left them (lines it did not
+    /// tokenize are tokenized here).
+    pub fn from_tokens(tokens: &ArticleTokens, draft: &ArticleDraft, tokenizer: &Tokenizer) -> Doc {
+        let texts = [&draft.title, &draft.summary, &draft.body];
+        Doc::from_terms([0, 1, 2].map(|f| refine::terms(tokens.terms(f, texts[f], tokenizer))))
     }
 
     /// Tokenises three texts: title, lead, body (compounds refined, see `search::refine`).

@@ -40,6 +40,11 @@ fn compounds() -> &'static HashMap<String, Vec<String>> {
     })
 }
 
+/// The parts of a compound token, or `None` for a token that stays whole.
+pub fn parts(norm: &str) -> Option<&'static [String]> {
+    compounds().get(norm).map(Vec::as_slice)
+}
+
 /// Folded tokens with compounds split.
 pub fn norms(tokens: Vec<String>) -> Vec<String> {
     let map = compounds();

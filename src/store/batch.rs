@@ -60,7 +60,12 @@ use sled::IVec;
 
 use super::Inner;
 use super::error::{IndexerError, StoreError};
-use crate::model::{Analysis, Article, Flags};
+use crate::model::{Analysis, Article, ArticleDraft, Flags};
+use crate::tokenize::ArticleTokens;
+
+/// What an indexer's [`Indexer::prepare`] hands to its [`Indexer::on_insert_prepared`]
+/// (each indexer downcasts its own).
+pub type Prepared = Box<dyn std::any::Any + Send>;
 
 /// The result an indexer callback returns; any error type converts with `?`.
 pub type IndexResult = Result<(), IndexerError>;
@@ -129,6 +134,35 @@ pub trait Indexer: Send + Sync {
         analysis: &Analysis,
         batch: &mut Batch,
     ) -> IndexResult;
+
+    /// Work for a new article that needs nothing from the store (tokenizing, encoding):
+    /// the store calls it in [`Store::prepare`](super::Store::prepare), before the writer
+    /// lock is taken, so that several threads can do it at once. `tokens` are the tagger's,
+    /// when the caller kept them. What it returns is handed to
+    /// [`Indexer::on_insert_prepared`]. Default: nothing.
+    fn prepare(
+        &self,
+        draft: &ArticleDraft,
+        analysis: &Analysis,
+        tokens: Option<&ArticleTokens>,
+    ) -> Option<Prepared> {
+        let _ = (draft, analysis, tokens);
+        None
+    }
+
+    /// [`Indexer::on_insert`] for a new article with what [`Indexer::prepare`] made of it.
+    /// Default: `on_insert`, the prepared value unused.
+    fn on_insert_prepared(
+        &self,
+        ctx: &IndexCtx,
+        article: &Article,
+        analysis: &Analysis,
+        prepared: Prepared,
+        batch: &mut Batch,
+    ) -> IndexResult {
+        let _ = prepared;
+        self.on_insert(ctx, article, analysis, batch)
+    }
 
     /// The article's analysis changed from `old` to `new`. Default: nothing to do.
     fn on_update(

@@ -44,13 +44,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Analysis, Article, ArticleDraft, ArticleId, Family, FeedId, Flags, TagId};
+use crate::tokenize::ArticleTokens;
 
-pub use batch::{Batch, IndexCtx, IndexReason, IndexResult, Indexer};
+pub use batch::{Batch, IndexCtx, IndexReason, IndexResult, Indexer, Prepared};
 pub use check::{CheckReport, RebuildProgress, RebuildReport, Violation};
 pub use error::{IndexerError, StoreError};
 pub use lock::LOCK_FILE;
 pub use query::{Cursor, ListFilter, Page};
 pub use schema::{MARKER_FILE, Migration, SCHEMA_VERSION};
+pub use write::PreparedArticle;
 
 /// Results of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -399,10 +401,11 @@ impl Store {
     /// (unread), indexes, counters, dedup keys and every indexer's writes are one atomic
     /// write. Not yet durable: call [`Store::flush`] before reporting it stored.
     pub fn insert(&self, draft: ArticleDraft, analysis: &Analysis) -> Result<Inserted> {
+        let prepared = self.prepare(draft, analysis.clone(), None);
         let _w = self.inner.writer();
         let indexers = self.inner.indexers();
         let mut batch = Batch::new(self.inner.clone());
-        let r = write::insert(&mut batch, &indexers, draft, analysis)?;
+        let r = write::insert(&mut batch, &indexers, prepared)?;
         batch.commit()?;
         Ok(r)
     }
@@ -415,13 +418,35 @@ impl Store {
         &self,
         items: Vec<(ArticleDraft, Analysis)>,
     ) -> Result<Vec<Result<Inserted>>> {
+        let prepared = items
+            .into_iter()
+            .map(|(draft, analysis)| self.prepare(draft, analysis, None))
+            .collect();
+        self.insert_prepared(prepared)
+    }
+
+    /// Makes a new article ready to store: checks and encodes it and lets every registered
+    /// indexer do its share of the work (tokenizing for the search index) with `tokens`,
+    /// the tagger's, when given. Takes no lock, so callers on several threads prepare at
+    /// once and hold the writer lock only for [`Store::insert_prepared`].
+    pub fn prepare(
+        &self,
+        draft: ArticleDraft,
+        analysis: Analysis,
+        tokens: Option<&ArticleTokens>,
+    ) -> PreparedArticle {
+        write::prepare(&self.inner.indexers(), draft, analysis, tokens)
+    }
+
+    /// [`Store::insert_many`] of prepared articles.
+    pub fn insert_prepared(&self, items: Vec<PreparedArticle>) -> Result<Vec<Result<Inserted>>> {
         let _w = self.inner.writer();
         let indexers = self.inner.indexers();
         let mut batch = Batch::new(self.inner.clone());
         let mut out = Vec::with_capacity(items.len());
-        for (draft, analysis) in items {
+        for p in items {
             let sp = batch.savepoint();
-            match write::insert(&mut batch, &indexers, draft, &analysis) {
+            match write::insert(&mut batch, &indexers, p) {
                 Ok(r) => out.push(Ok(r)),
                 Err(e) => {
                     batch.rollback_to(sp);

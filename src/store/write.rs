@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::batch::{Batch, IndexCtx, IndexReason, Indexer};
+use super::batch::{Batch, IndexCtx, IndexReason, Indexer, Prepared};
 use super::codec::{self, Pair, Totals};
 use super::error::StoreError;
 use super::keys::{self, IndexPrefix, Pos};
 use super::{Inserted, Result, read};
 use crate::model::{Analysis, Article, ArticleDraft, ArticleId, Family, Flags, TagId};
+use crate::tokenize::ArticleTokens;
 
 /// The distinct tags of an analysis with their family (the first family given wins).
 pub(crate) fn distinct_tags(analysis: &Analysis) -> BTreeMap<&TagId, Family> {
@@ -166,7 +167,7 @@ fn next_id(batch: &mut Batch) -> Result<ArticleId> {
 }
 
 /// Writes a whole article (record, analysis, flags, indexes, counters, dedup keys) into the
-/// batch, without indexers. Used by insert and rebuild.
+/// batch, without indexers. Used by rebuild.
 pub(crate) fn put_article(
     batch: &mut Batch,
     article: &Article,
@@ -175,14 +176,23 @@ pub(crate) fn put_article(
     dedup: &[Vec<u8>],
 ) -> Result<()> {
     let id = article.id;
-    batch.main_put(
-        keys::by_id(keys::ARTICLE, id).to_vec(),
-        encode(&format!("article {id}"), &article.draft)?,
-    );
-    batch.main_put(
-        keys::by_id(keys::ANALYSIS, id).to_vec(),
-        encode(&format!("analysis of article {id}"), analysis)?,
-    );
+    let record = encode(&format!("article {id}"), &article.draft)?;
+    let analysed = encode(&format!("analysis of article {id}"), analysis)?;
+    put_encoded(batch, article, analysis, flags, [record, analysed], dedup)
+}
+
+/// [`put_article`] with the article and its analysis already encoded.
+fn put_encoded(
+    batch: &mut Batch,
+    article: &Article,
+    analysis: &Analysis,
+    flags: Flags,
+    [record, analysed]: [Vec<u8>; 2],
+    dedup: &[Vec<u8>],
+) -> Result<()> {
+    let id = article.id;
+    batch.main_put(keys::by_id(keys::ARTICLE, id).to_vec(), record);
+    batch.main_put(keys::by_id(keys::ANALYSIS, id).to_vec(), analysed);
     batch.main_put(
         keys::by_id(keys::FLAGS, id).to_vec(),
         codec::flags_byte(flags).to_vec(),
@@ -191,6 +201,68 @@ pub(crate) fn put_article(
         batch.main_put(k.clone(), id.to_be_bytes().to_vec());
     }
     apply_index(batch, article, analysis, flags, 1)
+}
+
+/// An article's record and analysis as stored, and its dedup keys.
+type Encoded = ([Vec<u8>; 2], Vec<Vec<u8>>);
+
+/// A new article made ready for [`Store::insert_prepared`](super::Store::insert_prepared)
+/// without the writer lock: checked, encoded, its dedup keys made and each indexer's own
+/// preparation ([`Indexer::prepare`]) done.
+pub struct PreparedArticle {
+    draft: ArticleDraft,
+    analysis: Analysis,
+    /// The encoded record and analysis and the dedup keys, or why the article is refused.
+    ready: Result<Encoded>,
+    /// Per indexer name, what its `prepare` made.
+    extras: Vec<(String, Prepared)>,
+}
+
+impl std::fmt::Debug for PreparedArticle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedArticle")
+            .field("url", &self.draft.url)
+            .field("ready", &self.ready.is_ok())
+            .field("extras", &self.extras.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Prepares a new article; runs without the writer lock.
+pub(crate) fn prepare(
+    indexers: &[Arc<dyn Indexer>],
+    draft: ArticleDraft,
+    analysis: Analysis,
+    tokens: Option<&ArticleTokens>,
+) -> PreparedArticle {
+    let ready = validate(&draft, &analysis).and_then(|()| {
+        let record = encode("article", &draft)?;
+        let analysed = encode("analysis", &analysis)?;
+        let dedup = keys::dedup_keys(
+            &draft.feed,
+            &draft.url,
+            draft.guid.as_deref(),
+            &draft.content_hash,
+        );
+        Ok(([record, analysed], dedup))
+    });
+    let extras = if ready.is_ok() {
+        indexers
+            .iter()
+            .filter_map(|ix| {
+                ix.prepare(&draft, &analysis, tokens)
+                    .map(|p| (ix.name().to_string(), p))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    PreparedArticle {
+        draft,
+        analysis,
+        ready,
+        extras,
+    }
 }
 
 fn validate(draft: &ArticleDraft, analysis: &Analysis) -> Result<()> {
@@ -216,20 +288,19 @@ fn run_indexers(
     Ok(())
 }
 
-/// Inserts with dedup; the caller commits.
+/// Inserts a prepared article with dedup; the caller commits.
 pub(crate) fn insert(
     batch: &mut Batch,
     indexers: &[Arc<dyn Indexer>],
-    draft: ArticleDraft,
-    analysis: &Analysis,
+    prepared: PreparedArticle,
 ) -> Result<Inserted> {
-    validate(&draft, analysis)?;
-    let dedup = keys::dedup_keys(
-        &draft.feed,
-        &draft.url,
-        draft.guid.as_deref(),
-        &draft.content_hash,
-    );
+    let PreparedArticle {
+        draft,
+        analysis,
+        ready,
+        mut extras,
+    } = prepared;
+    let (encoded, dedup) = ready?;
     for k in &dedup {
         if let Some(v) = batch.main_get(k)? {
             let id = ArticleId::from_be_slice(&v)
@@ -239,10 +310,23 @@ pub(crate) fn insert(
     }
     let id = next_id(batch)?;
     let article = Article { id, draft };
-    put_article(batch, &article, analysis, Flags::default(), &dedup)?;
+    put_encoded(
+        batch,
+        &article,
+        &analysis,
+        Flags::default(),
+        encoded,
+        &dedup,
+    )?;
     let ctx = IndexCtx::new(IndexReason::New);
     run_indexers(indexers, Some(id), |ix| {
-        ix.on_insert(&ctx, &article, analysis, batch)
+        match extras.iter().position(|(name, _)| name == ix.name()) {
+            Some(i) => {
+                let (_, p) = extras.swap_remove(i);
+                ix.on_insert_prepared(&ctx, &article, &analysis, p, batch)
+            }
+            None => ix.on_insert(&ctx, &article, &analysis, batch),
+        }
     })?;
     Ok(Inserted::New(id))
 }
