@@ -18,7 +18,7 @@ use crate::charset::{self, CharsetError, DocKind};
 use crate::config::{Config, FeedConfig, FeedFormat, Limits};
 use crate::extract::{self, ExtractError};
 use crate::fetch::{Accept, FetchError, Fetcher, NetworkScope, Outcome, Validators};
-use crate::model::FeedId;
+use crate::model::{FeedId, group_digits};
 use crate::normalize::{self, NormalizeError};
 use crate::parse::{self, Cuts, ParseError, ParsedFeed, ParsedItem};
 use crate::store::{FeedState, Inserted, PreparedArticle, Store, StoreError};
@@ -778,9 +778,9 @@ fn note_limits(parsed: &ParsedFeed, config: &Config, report: &mut FeedReport) {
         let max = config.limits.max_items_per_feed;
         report.limit_hits.push(format!(
             "limit: {} items > limits.max_items_per_feed {}; kept the first {}",
-            thousands((parsed.items.len() + parsed.over_limit) as u64),
-            thousands(max as u64),
-            thousands(parsed.items.len() as u64)
+            group_digits((parsed.items.len() + parsed.over_limit) as u64),
+            group_digits(max as u64),
+            group_digits(parsed.items.len() as u64)
         ));
     }
     if parsed.repeated > 0 {
@@ -834,32 +834,19 @@ impl CutCounts {
             if n > 0 {
                 report.limit_hits.push(format!(
                     "limit: {n} {what} longer than limits.{key} {}; stored the first {} characters",
-                    thousands(max as u64),
-                    thousands(max as u64)
+                    group_digits(max as u64),
+                    group_digits(max as u64)
                 ));
             }
         }
         if self.html > 0 {
-            let max = thousands(limits.max_html_bytes as u64);
+            let max = group_digits(limits.max_html_bytes as u64);
             report.limit_hits.push(format!(
                 "limit: {} article page(s) larger than limits.max_html_bytes {max}; read the first {max} bytes",
                 self.html
             ));
         }
     }
-}
-
-/// `1234567` → `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Picks feeds by name (all enabled feeds when `names` is empty); unknown names are errors.
@@ -910,14 +897,6 @@ mod tests {
         // A request after everything settled still gets a flush of its own.
         rt.block_on(gf.flush()).unwrap();
         assert_eq!(gf.runs.load(std::sync::atomic::Ordering::SeqCst), runs + 1);
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(4_194_304), "4,194,304");
     }
 
     #[test]

@@ -193,6 +193,32 @@ pub enum DateRole {
     Mentioned,
 }
 
+impl DateRole {
+    /// Its English name, as the JSON uses it (`occurred`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DateRole::Occurred => "occurred",
+            DateRole::Discovered => "discovered",
+            DateRole::Announced => "announced",
+            DateRole::Mentioned => "mentioned",
+        }
+    }
+}
+
+/// A count or a yen amount with thousands separators, as every report shows numbers:
+/// `18501` → `18,501`.
+pub fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A date stated in the text, resolved to a calendar date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateFact {
@@ -275,4 +301,33 @@ pub struct Flags {
     pub read: bool,
     /// Kept for later.
     pub starred: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_group_by_three() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1000), "1,000");
+        assert_eq!(group_digits(18501), "18,501");
+        assert_eq!(group_digits(4_194_304), "4,194,304");
+        assert_eq!(group_digits(48_200_000_000), "48,200,000,000");
+        assert_eq!(group_digits(u64::MAX), "18,446,744,073,709,551,615");
+    }
+
+    #[test]
+    fn date_roles_are_named_as_in_json() {
+        for role in [
+            DateRole::Occurred,
+            DateRole::Discovered,
+            DateRole::Announced,
+            DateRole::Mentioned,
+        ] {
+            let json = serde_json::to_string(&role).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", role.name()));
+        }
+    }
 }

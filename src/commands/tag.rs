@@ -15,7 +15,7 @@ use clap::{Args, ValueEnum};
 use scraper::{ElementRef, Html, Node, Selector};
 use serde::Serialize;
 
-use kessai::model::{ArticleDraft, CountFact, DateFact, Facts, FeedId, Field};
+use kessai::model::{ArticleDraft, CountFact, DateFact, Facts, FeedId, Field, group_digits};
 use kessai::sanitize;
 use kessai::store::Store;
 use kessai::tag::{Tagger, field_text};
@@ -659,26 +659,7 @@ fn count_line(c: &CountFact) -> String {
 }
 
 fn date_line(d: &DateFact) -> String {
-    let role = match d.role {
-        kessai::model::DateRole::Occurred => "occurred",
-        kessai::model::DateRole::Discovered => "discovered",
-        kessai::model::DateRole::Announced => "announced",
-        kessai::model::DateRole::Mentioned => "mentioned",
-    };
-    format!("{} {role}", d.date)
-}
-
-/// 38615473 → 38,615,473
-fn group_digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    format!("{} {}", d.date, d.role.name())
 }
 
 #[cfg(test)]
@@ -739,13 +720,6 @@ mod tests {
             NaiveDate::from_ymd_opt(2019, 7, 4)
         );
         assert_eq!(first_date("2019年13月40日"), None);
-    }
-
-    #[test]
-    fn digits_are_grouped() {
-        assert_eq!(group_digits(38_615_473), "38,615,473");
-        assert_eq!(group_digits(808), "808");
-        assert_eq!(group_digits(0), "0");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use chrono_tz::Tz;
 
 use super::text::{self, FACTS_SHOWN, best, digits, short_time, source_names};
-use super::{ArticleEntry, Digest, FactSource, Story, TOP_SERVICES, TagCount, role_name};
+use super::{ArticleEntry, Digest, FactSource, Story, TOP_SERVICES, TagCount};
 use crate::model::Family;
 use crate::sanitize;
 
@@ -363,7 +363,7 @@ fn story(o: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
             let _ = write!(
                 o,
                 "<li><time datetime=\"{date}\">{date}</time> {} “{}” {}</li>",
-                role_name(e.role),
+                e.role.name(),
                 h(&e.text),
                 sources_note(&e.sources),
                 date = e.date.format("%Y-%m-%d"),

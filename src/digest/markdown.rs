@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use chrono_tz::Tz;
 
 use super::text::{self, FACTS_SHOWN, best, digits, md, short_time, source_names};
-use super::{ArticleEntry, Digest, Story, TOP_SERVICES, TagCount, role_name};
+use super::{ArticleEntry, Digest, Story, TOP_SERVICES, TagCount};
 use crate::model::Family;
 
 /// Renders the digest as Markdown (CommonMark; GitHub-flavoured renderers show it the same).
@@ -223,7 +223,7 @@ fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
                 format!(
                     "{} {} “{}” ({})",
                     e.date.format("%Y-%m-%d"),
-                    role_name(e.role),
+                    e.role.name(),
                     md(&e.text),
                     md(&source_names(&e.sources).join(", "))
                 )

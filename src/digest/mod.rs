@@ -380,16 +380,6 @@ pub fn section_title(family: Option<Family>) -> &'static str {
     }
 }
 
-/// English name of a date's role.
-pub fn role_name(role: DateRole) -> &'static str {
-    match role {
-        DateRole::Occurred => "occurred",
-        DateRole::Discovered => "discovered",
-        DateRole::Announced => "announced",
-        DateRole::Mentioned => "mentioned",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::build::tests::{hit, item, jcoin_day, tokyo_day};

@@ -20,18 +20,8 @@ pub fn shorten(text: &str, max: usize) -> String {
     out
 }
 
-/// `18501` → `18,501`.
-pub fn digits(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// `18501` → `18,501` (see [`crate::model::group_digits`]).
+pub use crate::model::group_digits as digits;
 
 /// A time as `YYYY-MM-DD HH:MM` in the digest's zone.
 pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
@@ -139,15 +129,6 @@ mod tests {
         let (shown, hidden) = best(&items, 9, |i| i.1);
         assert_eq!(shown.len(), 5);
         assert_eq!(hidden, 0);
-    }
-
-    #[test]
-    fn digits_group_by_three() {
-        assert_eq!(digits(0), "0");
-        assert_eq!(digits(999), "999");
-        assert_eq!(digits(18501), "18,501");
-        assert_eq!(digits(48_200_000_000), "48,200,000,000");
-        assert_eq!(digits(u64::MAX), "18,446,744,073,709,551,615");
     }
 
     #[test]

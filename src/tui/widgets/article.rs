@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::{dim, family_color, match_style, pane_block};
-use crate::model::{Analysis, Article, DateRole, Family, Field, Flags, Span as MSpan};
+use crate::model::{Analysis, Article, Family, Field, Flags, Span as MSpan};
 use crate::tui::state::{App, Load, jst_datetime};
 use crate::tui::text::{clean_line, fit, highlight_runs, truncate, wrap};
 
@@ -95,24 +95,7 @@ fn marks(
 }
 
 fn yen(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("¥{out}")
-}
-
-fn role(r: DateRole) -> &'static str {
-    match r {
-        DateRole::Occurred => "occurred",
-        DateRole::Discovered => "discovered",
-        DateRole::Announced => "announced",
-        DateRole::Mentioned => "mentioned",
-    }
+    format!("¥{}", crate::model::group_digits(n))
 }
 
 /// The article's lines wrapped to `width` cells, and the indices of lines holding a search
@@ -233,7 +216,7 @@ pub fn article_lines(
     }
     for dt in &f.dates {
         facts.push(vec![
-            label(role(dt.role)),
+            label(dt.role.name()),
             (dt.date.format("%Y-%m-%d").to_string(), Style::default()),
             (format!("  ({})", clean_line(&dt.text)), dim()),
         ]);
