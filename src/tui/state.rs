@@ -6,6 +6,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use ratatui::text::Line;
 
 use crate::model::{Analysis, Article, ArticleId, Family, FeedId, Flags, TagId};
+use crate::store::ListFilter;
 
 use super::input::Mode;
 use super::worker::Cursor;
@@ -61,57 +62,37 @@ impl Pane {
     }
 }
 
-/// What narrows the article list (all conditions hold together).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filters {
-    /// Only this feed.
-    pub feed: Option<FeedId>,
-    /// Only articles with this tag.
-    pub tag: Option<TagId>,
-    /// Only articles with a tag of this family.
-    pub family: Option<Family>,
-    /// Published at or after.
-    pub since: Option<DateTime<Utc>>,
-    /// Published before.
-    pub until: Option<DateTime<Utc>>,
-    /// Unread only.
-    pub unread_only: bool,
-    /// Starred only.
-    pub starred_only: bool,
-}
+/// What narrows the article list (all conditions hold together): the store's own filter,
+/// which the worker hands to `Store::page` as it is.
+pub type Filters = ListFilter;
 
-impl Filters {
-    /// Whether nothing is filtered.
-    pub fn is_empty(&self) -> bool {
-        *self == Filters::default()
+/// A short description of the filters for the list's title, such as
+/// `feed:paysec tag:7pay unread`.
+pub fn describe(filters: &Filters) -> String {
+    let mut parts = Vec::new();
+    if let Some(f) = &filters.feed {
+        parts.push(format!("feed:{f}"));
     }
-    /// A short description for the list's title, such as `feed:paysec tag:7pay unread`.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(f) = &self.feed {
-            parts.push(format!("feed:{f}"));
-        }
-        if let Some(t) = &self.tag {
-            parts.push(format!("tag:{t}"));
-        }
-        if let Some(f) = self.family {
-            parts.push(format!("tag:{}", f.as_str()));
-        }
-        if let Some(s) = self.since {
-            parts.push(format!("since:{}", jst_date(s)));
-        }
-        if let Some(u) = self.until {
-            // `until` is exclusive; show the last day it includes.
-            parts.push(format!("until:{}", jst_date(u - Duration::seconds(1))));
-        }
-        if self.unread_only {
-            parts.push("unread".into());
-        }
-        if self.starred_only {
-            parts.push("starred".into());
-        }
-        parts.join(" ")
+    if let Some(t) = &filters.tag {
+        parts.push(format!("tag:{t}"));
     }
+    if let Some(f) = filters.family {
+        parts.push(format!("tag:{}", f.as_str()));
+    }
+    if let Some(s) = filters.since {
+        parts.push(format!("since:{}", jst_date(s)));
+    }
+    if let Some(u) = filters.until {
+        // `until` is exclusive; show the last day it includes.
+        parts.push(format!("until:{}", jst_date(u - Duration::seconds(1))));
+    }
+    if filters.unread_only {
+        parts.push("unread".into());
+    }
+    if filters.starred_only {
+        parts.push("starred".into());
+    }
+    parts.join(" ")
 }
 
 /// The active search: a query in kessai's query language (`kessai::search`), matched
@@ -947,7 +928,7 @@ mod tests {
             until: Some(jst_midnight(d("2019-07-08"))),
             ..Filters::default()
         };
-        assert_eq!(f.describe(), "feed:paysec until:2019-07-07 unread");
-        assert!(Filters::default().is_empty());
+        assert_eq!(describe(&f), "feed:paysec until:2019-07-07 unread");
+        assert_eq!(describe(&Filters::default()), "");
     }
 }

@@ -70,19 +70,6 @@ fn err(e: impl std::fmt::Display) -> String {
     clean_line(&e.to_string())
 }
 
-fn to_filter(q: &ListQuery) -> ListFilter {
-    let f = &q.filters;
-    ListFilter {
-        feed: f.feed.clone(),
-        tag: f.tag.clone(),
-        family: f.family,
-        since: f.since,
-        until: f.until,
-        unread_only: f.unread_only,
-        starred_only: f.starred_only,
-    }
-}
-
 /// The chips of an analysis: incident, service, exchange, threat, control, actor order;
 /// within a family the most mentioned first.
 pub fn chips(analysis: &Analysis) -> Vec<Chip> {
@@ -189,7 +176,7 @@ impl Worker {
     /// One page of rows: straight from the store, or the search engine's ranking of the
     /// query (at most [`SEARCH_BUDGET`] ranked articles looked at) within the list's filters.
     fn load_page(&self, q: &ListQuery, cursor: Option<Cursor>) -> Result<LoadedPage, String> {
-        let filter = to_filter(q);
+        let filter = q.filters.clone();
         let Some(s) = &q.search else {
             let from = match cursor {
                 Some(Cursor::List(c)) => Some(c),

@@ -89,7 +89,7 @@ pub fn row_line(r: &ListRow, w: usize) -> Line<'static> {
 /// The pane title: what the list shows.
 pub fn title(app: &App) -> String {
     let mut t = String::from(" Articles");
-    let f = app.filters.describe();
+    let f = crate::tui::state::describe(&app.filters);
     if !f.is_empty() {
         t.push_str(" · ");
         t.push_str(&f);
