@@ -47,6 +47,7 @@ use crate::search::codec::{self, BlockReader, Corrupt, DocInfo, DocTable, Postin
 use crate::search::matcher::Doc;
 use crate::search::rank::Stats;
 use crate::store::{Batch, IndexCtx, IndexResult, Indexer, Prepared, Store, StoreError};
+use crate::taxonomy::Fnv;
 use crate::tokenize::{ArticleTokens, Tokenizer};
 
 /// The reader tree that holds the index.
@@ -253,8 +254,9 @@ impl IndexedDoc {
         tokenizer: &Tokenizer,
     ) -> IndexedDoc {
         let texts = [&draft.title, &draft.summary, &draft.body];
-        // Keyed by the folded token, one allocation per distinct token.
-        let mut positions: HashMap<String, [Vec<u32>; 3]> = HashMap::new();
+        // Keyed by the folded token, one allocation per distinct token (FNV: short keys,
+        // looked up once per token).
+        let mut positions: HashMap<String, [Vec<u32>; 3], Fnv> = HashMap::default();
         let mut lens = [0u32; 3];
         for (f, text) in texts.iter().enumerate() {
             let mut add = |norm: &str| {

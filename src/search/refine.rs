@@ -11,17 +11,19 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use crate::taxonomy::Fnv;
 use crate::tokenize::{Term, Tokenizer, user_dictionary_terms};
 
 /// The taxonomy the shared tokenizer's user dictionary is built from.
 const TAXONOMY_ASSET: &str = include_str!("../../assets/taxonomy.toml");
 
 /// Folded compound token → its plain IPADIC tokens.
-fn compounds() -> &'static HashMap<String, Vec<String>> {
-    static MAP: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+fn compounds() -> &'static HashMap<String, Vec<String>, Fnv> {
+    // Looked up once per indexed token: FNV rather than SipHash.
+    static MAP: OnceLock<HashMap<String, Vec<String>, Fnv>> = OnceLock::new();
     MAP.get_or_init(|| {
         let shared = Tokenizer::shared();
-        let mut map = HashMap::new();
+        let mut map = HashMap::default();
         // Without the plain tokenizer (it cannot fail on the embedded dictionary) search
         // simply matches whole compounds, as the tagger does.
         let Ok(plain) = Tokenizer::new(&[]) else {
