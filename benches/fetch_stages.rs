@@ -4,7 +4,9 @@
 //! parse (feed-rs) → normalise (drafts) → tag (`Tagger::analyze_with_tokens`) → prepare
 //! (`Store::prepare`: the indexes' share, outside the writer lock) → store (`insert_prepared`
 //! per feed, the search and alert indexers attached, a flush every 4 feeds, as `kessai fetch` does).
-//! No network, no overlap: the CPU seconds of each stage, comparable between versions.
+//! No network, no overlap: the CPU seconds of each stage, comparable between versions. Two
+//! floors are measured beside them: lindera's bare segmentation of the same texts, and the
+//! store stage with no indexers attached.
 //!
 //! It also prints a digest of every draft and analysis (and of the analyses of the sample
 //! corpus's article pages): a speed-up of the tagger or normaliser must leave it unchanged.
@@ -151,6 +153,22 @@ fn main() {
             })
             .collect::<Vec<_>>()
     });
+    // The floor under the tag stage: lindera's bare segmentation of the same texts (no
+    // folding, no offsets, no matching).
+    let tokenizer = kessai::tokenize::Tokenizer::shared();
+    let tokens = stage("lindera", || {
+        drafts
+            .iter()
+            .flatten()
+            .map(|d| {
+                [&d.title, &d.summary, &d.body]
+                    .iter()
+                    .map(|t| tokenizer.segment_count(t))
+                    .sum::<usize>()
+            })
+            .sum::<usize>()
+    });
+    println!("           ({tokens} lindera tokens)");
     let analysed = stage("tag", || {
         drafts
             .into_iter()
@@ -179,6 +197,34 @@ fn main() {
     if std::env::var("KESSAI_STAGES").is_ok_and(|v| v == "tag") {
         return;
     }
+
+    // The floor under the store stage: the same articles in a store with no indexers.
+    let bare_dir =
+        std::env::temp_dir().join(format!("kessai-bench-stages-bare-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&bare_dir);
+    {
+        let bare = Store::open(&bare_dir).expect("open the store");
+        let items: Vec<Vec<_>> = analysed
+            .iter()
+            .map(|feed| {
+                feed.iter()
+                    .map(|(d, a, _)| bare.prepare(d.clone(), a.clone(), None))
+                    .collect()
+            })
+            .collect();
+        stage("bare store", || {
+            for (i, feed) in items.into_iter().enumerate() {
+                for r in bare.insert_prepared(feed).expect("insert_prepared") {
+                    r.expect("article stored");
+                }
+                if i % 4 == 3 {
+                    bare.flush().expect("flush");
+                }
+            }
+            bare.flush().expect("flush");
+        });
+    }
+    let _ = std::fs::remove_dir_all(&bare_dir);
 
     let dir = std::env::temp_dir().join(format!("kessai-bench-stages-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
