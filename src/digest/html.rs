@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 
-use super::text::{self, FACTS_SHOWN, best, digits, short_time, source_names};
+use super::text::{self, FactItem, digits, short_time, source_names};
 use super::{ArticleEntry, Digest, FactSource, Story, TOP_SERVICES, TagCount};
 use crate::model::Family;
 use crate::sanitize;
@@ -296,6 +296,33 @@ fn more(o: &mut String, hidden: usize) {
     }
 }
 
+/// One fact as list-item content.
+fn fact(item: &FactItem<'_>) -> String {
+    match item {
+        FactItem::Count(c) => format!(
+            "{}{} “{}” {}",
+            digits(c.value),
+            h(&c.unit),
+            h(&c.text),
+            sources_note(&c.sources)
+        ),
+        FactItem::Amount(a) => format!(
+            "¥{} “{}” {}",
+            digits(a.yen),
+            h(&a.text),
+            sources_note(&a.sources)
+        ),
+        FactItem::Date(e) => format!(
+            "<time datetime=\"{date}\">{date}</time> {} “{}” {}",
+            e.role.name(),
+            h(&e.text),
+            sources_note(&e.sources),
+            date = e.date.format("%Y-%m-%d"),
+        ),
+        FactItem::Cause(c) => format!("{} {}", h(&c.cause), sources_note(&c.sources)),
+    }
+}
+
 fn story(o: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
     let class = match s.kind {
         super::StoryKind::Incident => "story",
@@ -324,61 +351,12 @@ fn story(o: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
     if !s.tags.is_empty() {
         let _ = writeln!(o, "<dt>Tags</dt><dd>{}</dd>", tags(&s.tags));
     }
-    let f = &s.facts;
-    if !f.counts.is_empty() {
-        let _ = write!(o, "<dt>Affected</dt><dd><ul>");
-        let (shown, hidden) = best(&f.counts, FACTS_SHOWN, |x| x.sources.len());
-        for c in shown {
-            let _ = write!(
-                o,
-                "<li>{}{} “{}” {}</li>",
-                digits(c.value),
-                h(&c.unit),
-                h(&c.text),
-                sources_note(&c.sources)
-            );
+    for list in text::fact_lists(&s.facts) {
+        let _ = write!(o, "<dt>{}</dt><dd><ul>", list.label);
+        for item in &list.shown {
+            let _ = write!(o, "<li>{}</li>", fact(item));
         }
-        more(o, hidden);
-        let _ = writeln!(o, "</ul></dd>");
-    }
-    if !f.amounts.is_empty() {
-        let _ = write!(o, "<dt>Amounts</dt><dd><ul>");
-        let (shown, hidden) = best(&f.amounts, FACTS_SHOWN, |x| x.sources.len());
-        for a in shown {
-            let _ = write!(
-                o,
-                "<li>¥{} “{}” {}</li>",
-                digits(a.yen),
-                h(&a.text),
-                sources_note(&a.sources)
-            );
-        }
-        more(o, hidden);
-        let _ = writeln!(o, "</ul></dd>");
-    }
-    if !f.dates.is_empty() {
-        let _ = write!(o, "<dt>Dates</dt><dd><ul>");
-        let (shown, hidden) = best(&f.dates, FACTS_SHOWN, |x| x.sources.len());
-        for e in shown {
-            let _ = write!(
-                o,
-                "<li><time datetime=\"{date}\">{date}</time> {} “{}” {}</li>",
-                e.role.name(),
-                h(&e.text),
-                sources_note(&e.sources),
-                date = e.date.format("%Y-%m-%d"),
-            );
-        }
-        more(o, hidden);
-        let _ = writeln!(o, "</ul></dd>");
-    }
-    if !f.causes.is_empty() {
-        let _ = write!(o, "<dt>Causes</dt><dd><ul>");
-        let (shown, hidden) = best(&f.causes, FACTS_SHOWN, |x| x.sources.len());
-        for c in shown {
-            let _ = write!(o, "<li>{} {}</li>", h(&c.cause), sources_note(&c.sources));
-        }
-        more(o, hidden);
+        more(o, list.hidden);
         let _ = writeln!(o, "</ul></dd>");
     }
     let _ = writeln!(o, "</dl>\n<ol class=\"articles\">");

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 
-use super::text::{self, FACTS_SHOWN, best, digits, md, short_time, source_names};
+use super::text::{self, FactItem, digits, md, short_time, source_names};
 use super::{ArticleEntry, Digest, Story, TOP_SERVICES, TagCount};
 use crate::model::Family;
 
@@ -159,6 +159,34 @@ fn more(items: &mut Vec<String>, hidden: usize) {
     }
 }
 
+/// One fact with the names of its sources.
+fn fact(item: &FactItem<'_>) -> String {
+    let names = |sources| md(&source_names(sources).join(", "));
+    match item {
+        FactItem::Count(c) => format!(
+            "{}{} “{}” ({})",
+            digits(c.value),
+            md(&c.unit),
+            md(&c.text),
+            names(&c.sources)
+        ),
+        FactItem::Amount(a) => format!(
+            "¥{} “{}” ({})",
+            digits(a.yen),
+            md(&a.text),
+            names(&a.sources)
+        ),
+        FactItem::Date(e) => format!(
+            "{} {} “{}” ({})",
+            e.date.format("%Y-%m-%d"),
+            e.role.name(),
+            md(&e.text),
+            names(&e.sources)
+        ),
+        FactItem::Cause(c) => format!("{} ({})", md(&c.cause), names(&c.sources)),
+    }
+}
+
 fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
     let _ = writeln!(out, "### {n}. {}\n", md(&s.title));
     let _ = writeln!(
@@ -181,71 +209,10 @@ fn render_story(out: &mut String, n: usize, s: &Story, tz: Tz, one_day: bool) {
     if !s.tags.is_empty() {
         let _ = writeln!(out, "- **Tags:** {}", tag_line(&s.tags));
     }
-    let f = &s.facts;
-    if !f.counts.is_empty() {
-        let (shown, hidden) = best(&f.counts, FACTS_SHOWN, |x| x.sources.len());
-        let mut items: Vec<String> = shown
-            .into_iter()
-            .map(|c| {
-                format!(
-                    "{}{} “{}” ({})",
-                    digits(c.value),
-                    md(&c.unit),
-                    md(&c.text),
-                    md(&source_names(&c.sources).join(", "))
-                )
-            })
-            .collect();
-        more(&mut items, hidden);
-        let _ = writeln!(out, "- **Affected:** {}", items.join("; "));
-    }
-    if !f.amounts.is_empty() {
-        let (shown, hidden) = best(&f.amounts, FACTS_SHOWN, |x| x.sources.len());
-        let mut items: Vec<String> = shown
-            .into_iter()
-            .map(|a| {
-                format!(
-                    "¥{} “{}” ({})",
-                    digits(a.yen),
-                    md(&a.text),
-                    md(&source_names(&a.sources).join(", "))
-                )
-            })
-            .collect();
-        more(&mut items, hidden);
-        let _ = writeln!(out, "- **Amounts:** {}", items.join("; "));
-    }
-    if !f.dates.is_empty() {
-        let (shown, hidden) = best(&f.dates, FACTS_SHOWN, |x| x.sources.len());
-        let mut items: Vec<String> = shown
-            .into_iter()
-            .map(|e| {
-                format!(
-                    "{} {} “{}” ({})",
-                    e.date.format("%Y-%m-%d"),
-                    e.role.name(),
-                    md(&e.text),
-                    md(&source_names(&e.sources).join(", "))
-                )
-            })
-            .collect();
-        more(&mut items, hidden);
-        let _ = writeln!(out, "- **Dates:** {}", items.join("; "));
-    }
-    if !f.causes.is_empty() {
-        let (shown, hidden) = best(&f.causes, FACTS_SHOWN, |x| x.sources.len());
-        let mut items: Vec<String> = shown
-            .into_iter()
-            .map(|c| {
-                format!(
-                    "{} ({})",
-                    md(&c.cause),
-                    md(&source_names(&c.sources).join(", "))
-                )
-            })
-            .collect();
-        more(&mut items, hidden);
-        let _ = writeln!(out, "- **Causes:** {}", items.join("; "));
+    for list in text::fact_lists(&s.facts) {
+        let mut items: Vec<String> = list.shown.iter().map(fact).collect();
+        more(&mut items, list.hidden);
+        let _ = writeln!(out, "- **{}:** {}", list.label, items.join("; "));
     }
     let _ = writeln!(out, "\nArticles:\n");
     for a in &s.articles {

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 
 use crate::sanitize;
 
-use super::FactSource;
+use super::{AmountEntry, CauseEntry, CountEntry, DateEntry, FactSource, StoryFacts};
 
 /// One line of untrusted text: no controls, escapes or bidi overrides, white space folded,
 /// cut to `max` characters with an ellipsis.
@@ -54,6 +54,60 @@ pub fn best<T>(items: &[T], n: usize, sources: impl Fn(&T) -> usize) -> (Vec<&T>
         order.into_iter().map(|i| &items[i]).collect(),
         items.len() - n,
     )
+}
+
+/// One fact a rendered story shows; each renderer escapes and marks up its parts its own way.
+#[derive(Debug, Clone, Copy)]
+pub enum FactItem<'a> {
+    /// An affected count.
+    Count(&'a CountEntry),
+    /// An amount in yen.
+    Amount(&'a AmountEntry),
+    /// A date and its role.
+    Date(&'a DateEntry),
+    /// A named cause.
+    Cause(&'a CauseEntry),
+}
+
+/// A labelled list of a story's facts: the best [`FACTS_SHOWN`] and how many more the JSON
+/// holds.
+#[derive(Debug, Clone)]
+pub struct FactList<'a> {
+    /// `Affected`, `Amounts`, `Dates` or `Causes`.
+    pub label: &'static str,
+    /// The facts shown, in the story's order.
+    pub shown: Vec<FactItem<'a>>,
+    /// How many were left out.
+    pub hidden: usize,
+}
+
+/// A story's non-empty fact lists in the order every rendering shows them.
+pub fn fact_lists(f: &StoryFacts) -> Vec<FactList<'_>> {
+    fn list<'a, T>(
+        label: &'static str,
+        items: &'a [T],
+        item: fn(&'a T) -> FactItem<'a>,
+        sources: fn(&T) -> usize,
+    ) -> Option<FactList<'a>> {
+        if items.is_empty() {
+            return None;
+        }
+        let (shown, hidden) = best(items, FACTS_SHOWN, sources);
+        Some(FactList {
+            label,
+            shown: shown.into_iter().map(item).collect(),
+            hidden,
+        })
+    }
+    [
+        list("Affected", &f.counts, FactItem::Count, |x| x.sources.len()),
+        list("Amounts", &f.amounts, FactItem::Amount, |x| x.sources.len()),
+        list("Dates", &f.dates, FactItem::Date, |x| x.sources.len()),
+        list("Causes", &f.causes, FactItem::Cause, |x| x.sources.len()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The distinct source names of a fact, in order.
