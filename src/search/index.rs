@@ -230,24 +230,23 @@ pub struct IndexedDoc {
 }
 
 impl IndexedDoc {
-    /// Tokenises an article.
+    /// Tokenises an article as the tagger does ([`crate::tag::article_tokens`]).
     pub fn new(
         article: &Article,
         analysis: &Analysis,
         flags: Flags,
         tokenizer: &Tokenizer,
     ) -> IndexedDoc {
-        let mut doc = IndexedDoc::from_doc(
-            article.id.0,
-            article.draft.published.timestamp_millis(),
-            &Doc::new(article, tokenizer),
-        );
+        let tokens = crate::tag::article_tokens(&article.draft, tokenizer);
+        let mut doc = IndexedDoc::from_tokens(&tokens, &article.draft, tokenizer);
+        doc.id = article.id.0;
         doc.facets = facets_of(article, analysis, flags);
         doc
     }
 
     /// A new article's document from the tagger's tokens (id 0 and no facets until it is
-    /// stored): the same as [`IndexedDoc::new`] gives, without building a [`Doc`].
+    /// stored), without building a [`Doc`]; the same as [`IndexedDoc::from_doc`] of the
+    /// whole fields (tested).
     pub fn from_tokens(
         tokens: &ArticleTokens,
         draft: &ArticleDraft,
@@ -873,13 +872,15 @@ impl Indexer for SearchIndexer {
         analysis: &Analysis,
         tokens: Option<&ArticleTokens>,
     ) -> Option<Prepared> {
-        let mut indexed = match tokens {
-            Some(t) => IndexedDoc::from_tokens(t, draft, self.tokenizer),
+        let own;
+        let tokens = match tokens {
+            Some(t) => t,
             None => {
-                let t = crate::tag::article_tokens(draft, self.tokenizer);
-                IndexedDoc::from_tokens(&t, draft, self.tokenizer)
+                own = crate::tag::article_tokens(draft, self.tokenizer);
+                &own
             }
         };
+        let mut indexed = IndexedDoc::from_tokens(tokens, draft, self.tokenizer);
         // A new article is unread and not starred.
         indexed.facets = draft_facets(draft, analysis, Flags::default());
         Some(Box::new(indexed))
