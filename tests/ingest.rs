@@ -1016,25 +1016,29 @@ fn sigkill_during_fetch_and_delivery_stores_and_alerts_every_item_exactly_once()
         .assert()
         .success();
 
-    // Five fetches killed at random points, each followed by the checks: the store opens
-    // and is sound, every feed reported as stored is there in full, nothing is twice. The
-    // feeds grow by 40 items before each, so every run has new articles to write when the
-    // kill comes: at a random time, or a few milliseconds after a random number of feeds
-    // reported (while the others are being written).
+    // Fetches killed at random points until five kills landed, each followed by the checks:
+    // the store opens and is sound, every feed reported as stored is there in full, nothing
+    // is twice. The feeds grow by 25 items before each of the first eight runs, so each has
+    // new articles to write when the kill comes: a few milliseconds after a random number of
+    // feeds reported (while the others are being written), or at a random time within the
+    // length of the last run that finished (this run has more to write, so it lasts longer;
+    // a fixed window would miss on a faster build, where a run ends before its kill).
     let mut kills = 0;
     let mut round = 0;
-    // Rounds until five kills landed (a run may finish before its kill), at most eight.
-    while kills < 5 && round < 8 {
+    let mut last_full: Option<Duration> = None;
+    while kills < 5 && round < 12 {
         round += 1;
-        let shown = (KILL_ITEMS * round / 5).min(KILL_ITEMS);
+        let shown = (KILL_ITEMS * round / 8).min(KILL_ITEMS);
         visible.store(shown, Ordering::SeqCst);
-        let at = if rng.next() % 3 == 0 {
-            KillAt::Time(rng.between(80, 600))
-        } else {
-            KillAt::Lines(
-                rng.between(1, KILL_FEEDS as u64 - 2) as usize,
-                rng.between(0, 30),
-            )
+        let at = match last_full {
+            Some(d) if rng.next() % 4 != 0 => {
+                let window = (d.as_millis() as u64 * 9 / 10).max(41);
+                KillAt::Time(rng.between(40, window))
+            }
+            _ => KillAt::Lines(
+                rng.between(1, KILL_FEEDS as u64 / 2) as usize,
+                rng.between(0, 10),
+            ),
         };
         let (out, killed, took) = run_and_kill(
             &["--config", cfg_s, "--store", store_s, "fetch"],
@@ -1043,6 +1047,9 @@ fn sigkill_during_fetch_and_delivery_stores_and_alerts_every_item_exactly_once()
             &at,
         );
         kills += usize::from(killed);
+        if !killed {
+            last_full = Some(took);
+        }
         let stored = exported_guids(&store);
         let unique: HashSet<&(String, String)> = stored.iter().collect();
         assert_eq!(
@@ -1071,6 +1078,7 @@ fn sigkill_during_fetch_and_delivery_stores_and_alerts_every_item_exactly_once()
     );
 
     // Run to completion: every item exactly once.
+    visible.store(KILL_ITEMS, Ordering::SeqCst);
     let out = kessai()
         .args(["--config", cfg_s, "--store", store_s, "fetch"])
         .assert()
