@@ -395,8 +395,13 @@ impl std::fmt::Debug for SampleServer {
 impl SampleServer {
     /// Binds 127.0.0.1 on a free port and starts serving on a background thread.
     pub fn start(options: SampleOptions) -> io::Result<SampleServer> {
-        let server = tiny_http::Server::http("127.0.0.1:0")
-            .map_err(|e| io::Error::other(format!("binding 127.0.0.1: {e}")))?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        // Accepted connections inherit TCP_NODELAY from the listener (Linux): tiny_http
+        // writes a response's head and body separately, and with Nagle on, the body of a
+        // response over one segment waits for the client's delayed ACK (~40 ms a page).
+        socket2::SockRef::from(&listener).set_tcp_nodelay(true)?;
+        let server = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| io::Error::other(format!("serving on 127.0.0.1: {e}")))?;
         let addr = server
             .server_addr()
             .to_ip()
