@@ -737,26 +737,7 @@ impl<'b> Writer<'b> {
             }
             current = Some((k, v));
         }
-        for (id, occ) in postings {
-            let (key, mut value) = match current.take() {
-                Some((k, v)) if v.len() < BLOCK_BYTES => (k, v),
-                Some((k, v)) => {
-                    self.put(k, v)?;
-                    new_block(&prefix, id)
-                }
-                None => new_block(&prefix, id),
-            };
-            let previous = if value.len() == 8 {
-                key_id(&key)?
-            } else {
-                block_last_id(&value)?
-            };
-            codec::put_varint(&mut value, id - previous);
-            codec::put_varint(&mut value, occ.len() as u64);
-            value.extend_from_slice(&occ);
-            value[..8].copy_from_slice(&id.to_be_bytes());
-            current = Some((key, value));
-        }
+        let current = self.fill_blocks(&prefix, current, postings)?;
         let Some((k, v)) = current else {
             return Ok(());
         };
@@ -790,16 +771,29 @@ impl<'b> Writer<'b> {
             merged.insert(id, occ);
         }
         // Written as fresh blocks through the append path (no block is left to append to).
-        let ordered: Vec<(u64, Vec<u8>)> = merged.into_iter().collect();
-        let mut current: Option<(Vec<u8>, Vec<u8>)> = None;
-        for (id, occ) in ordered {
+        if let Some((k, v)) = self.fill_blocks(&prefix, None, merged)? {
+            self.put(k, v)?;
+        }
+        Ok(())
+    }
+
+    /// Adds postings (ascending ids) to `current`, a term's open block (key, value) if any,
+    /// starting a new block under `prefix` past [`BLOCK_BYTES`]; writes each block it
+    /// closes and returns the one still open.
+    fn fill_blocks(
+        &mut self,
+        prefix: &[u8],
+        mut current: Option<(Vec<u8>, Vec<u8>)>,
+        postings: impl IntoIterator<Item = (u64, Vec<u8>)>,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        for (id, occ) in postings {
             let (key, mut value) = match current.take() {
                 Some((k, v)) if v.len() < BLOCK_BYTES => (k, v),
                 Some((k, v)) => {
                     self.put(k, v)?;
-                    new_block(&prefix, id)
+                    new_block(prefix, id)
                 }
-                None => new_block(&prefix, id),
+                None => new_block(prefix, id),
             };
             let previous = if value.len() == 8 {
                 key_id(&key)?
@@ -812,10 +806,7 @@ impl<'b> Writer<'b> {
             value[..8].copy_from_slice(&id.to_be_bytes());
             current = Some((key, value));
         }
-        if let Some((k, v)) = current {
-            self.put(k, v)?;
-        }
-        Ok(())
+        Ok(current)
     }
 }
 
