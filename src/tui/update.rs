@@ -1123,32 +1123,34 @@ mod tests {
         );
     }
 
+    /// The worker's answer to opening article `id` (stored unread, no analysis).
+    fn opened(id: u64, body: &str) -> Msg {
+        let at = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+        Msg::Article(Box::new(Opened {
+            article: crate::model::Article {
+                id: ArticleId(id),
+                draft: ArticleDraft {
+                    feed: FeedId::new("f"),
+                    url: format!("http://127.0.0.1/{id}"),
+                    guid: None,
+                    title: format!("t{id}"),
+                    summary: String::new(),
+                    body: body.to_string(),
+                    published: at,
+                    fetched: at,
+                    content_hash: "h".into(),
+                },
+            },
+            analysis: Analysis::default(),
+            flags: Flags::default(),
+            matches: None,
+        }))
+    }
+
     #[test]
     fn opening_an_unread_article_marks_it_read() {
         let mut app = loaded(&[1]);
-        let article = crate::model::Article {
-            id: ArticleId(1),
-            draft: ArticleDraft {
-                feed: FeedId::new("f"),
-                url: "http://127.0.0.1/1".into(),
-                guid: None,
-                title: "t1".into(),
-                summary: String::new(),
-                body: "本文".into(),
-                published: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
-                fetched: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
-                content_hash: "h".into(),
-            },
-        };
-        let cmds = apply(
-            &mut app,
-            Msg::Article(Box::new(Opened {
-                article,
-                analysis: Analysis::default(),
-                flags: Flags::default(),
-                matches: None,
-            })),
-        );
+        let cmds = apply(&mut app, opened(1, "本文"));
         assert!(matches!(cmds.as_slice(), [Command::SetFlags { flags, .. }] if flags.read));
         assert!(app.list.rows[0].flags.read);
         assert!(!app.article.as_ref().unwrap().lines.is_empty());
@@ -1161,30 +1163,8 @@ mod tests {
         // s before the article arrives: the row is starred, a write is queued.
         let _ = update(&mut app, Action::ToggleStar);
         assert!(app.list.rows[0].flags.starred);
-        let article = crate::model::Article {
-            id: ArticleId(1),
-            draft: ArticleDraft {
-                feed: FeedId::new("f"),
-                url: "http://127.0.0.1/1".into(),
-                guid: None,
-                title: "t1".into(),
-                summary: String::new(),
-                body: String::new(),
-                published: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
-                fetched: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
-                content_hash: "h".into(),
-            },
-        };
         // The article was read from the store before the star was written.
-        let cmds = apply(
-            &mut app,
-            Msg::Article(Box::new(Opened {
-                article,
-                analysis: Analysis::default(),
-                flags: Flags::default(),
-                matches: None,
-            })),
-        );
+        let cmds = apply(&mut app, opened(1, ""));
         assert!(
             matches!(cmds.as_slice(), [Command::SetFlags { flags, .. }] if flags.read && flags.starred),
             "{cmds:?}"
